@@ -1,0 +1,61 @@
+# Helpers that keep each folder's CMakeLists.txt to a few lines.
+
+# Libraries are shared so that their private dependencies (xxHash, hwloc, MPI,
+# UCX, NCCL) never leak into a consumer's link line.
+set(BUILD_SHARED_LIBS ON)
+set(CMAKE_INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+set(CMAKE_CXX_VISIBILITY_PRESET default)
+
+set_property(GLOBAL PROPERTY MYRIAD_LIBRARIES "")
+
+# myriad_add_library(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# Adds target myriad_<name> (alias Myriad::<name>) built from the folder's
+# sources. Headers are included as "<folder>/<file>.h" from the source root in
+# the build tree and from <prefix>/include/myriad once installed.
+function(myriad_add_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  set(target myriad_${name})
+  add_library(${target} ${ARG_SOURCES})
+  add_library(Myriad::${name} ALIAS ${target})
+  target_include_directories(${target} PUBLIC
+    "$<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>"
+    "$<BUILD_INTERFACE:${MYRIAD_GENERATED_DIR}>"
+    "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}/myriad>")
+  target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name}
+    VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
+  set_property(GLOBAL APPEND PROPERTY MYRIAD_LIBRARIES ${target})
+  file(GLOB headers RELATIVE "${CMAKE_CURRENT_SOURCE_DIR}" CONFIGURE_DEPENDS
+       "${CMAKE_CURRENT_SOURCE_DIR}/*.h")
+  file(RELATIVE_PATH folder "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}")
+  install(FILES ${headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/myriad/${folder}")
+endfunction()
+
+# myriad_add_interface(<name> [DEPS ...]) declares a layer whose code arrives
+# with a later part of the project: the target exists so the link graph
+# (and so the dependency rule) is complete today.
+function(myriad_add_interface name)
+  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
+  set(target myriad_${name})
+  add_library(${target} INTERFACE)
+  add_library(Myriad::${name} ALIAS ${target})
+  target_link_libraries(${target} INTERFACE ${ARG_DEPS})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  set_property(GLOBAL APPEND PROPERTY MYRIAD_LIBRARIES ${target})
+endfunction()
+
+# myriad_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])
+# One GoogleTest executable, registered with CTest test by test. Label `unit`
+# marks the tests that the sanitizer builds also run.
+function(myriad_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 120)
+  endif()
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} myriad_test_harness GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${name}
+    DISCOVERY_MODE PRE_TEST
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    ENVIRONMENT "MYRIAD_BINARY_DIR=${PROJECT_BINARY_DIR};MYRIAD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()
