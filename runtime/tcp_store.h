@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "runtime/config.h"
@@ -21,6 +22,10 @@
 #include "runtime/store.h"
 
 namespace myriad {
+
+namespace store_protocol {
+struct Frame;
+}
 
 inline constexpr uint32_t kStoreMaxFrameBytes = 64u << 20;  // a value or key list up to 64 MiB
 inline constexpr std::chrono::milliseconds kStoreDefaultTimeout{300'000};
@@ -38,9 +43,13 @@ struct TcpStoreServerOptions {
 };
 
 // Serves the store on one event-loop thread (epoll). Construction binds and
-// starts serving; the destructor (or stop()) closes every connection and
-// joins the thread. Waiters blocked in get/wait are answered with a timeout
-// when their deadline passes. The public methods are thread-safe.
+// starts serving (and raises this process's open-file limit to its hard
+// limit, one descriptor per client); it throws Error(Io) when the address
+// cannot be bound. The destructor (or stop()) closes every connection, which
+// wakes every client blocked on this server, and joins the thread. Waiters
+// blocked in get/wait are answered with a timeout when their deadline
+// passes. Each dropped connection is logged (warn) with the peer's address
+// and the reason. The public methods are thread-safe.
 class TcpStoreServer {
  public:
   explicit TcpStoreServer(TcpStoreServerOptions options);
@@ -54,7 +63,9 @@ class TcpStoreServer {
   // Stops serving; idempotent.
   void stop();
 
-  // Live connections, and connections dropped for a protocol violation.
+  // Live connections, and connections the server dropped: for a protocol
+  // violation (wrong token, garbage, oversized or half-written frame, no
+  // AUTH in time) or because the client vanished with a request pending.
   size_t num_clients() const;
   uint64_t num_dropped() const;
 
@@ -76,9 +87,15 @@ struct TcpStoreOptions {
 };
 
 // A client with one connection. It connects lazily, retrying until
-// connect_timeout, and reconnects when it finds the connection dropped (a
-// restarted server); an operation whose reply was lost is retried only
-// when repeating it is harmless (every operation but add).
+// connect_timeout (then Error(Unavailable) naming the address), and
+// reconnects when it finds the connection dropped (a restarted server);
+// an operation whose reply was lost is retried once only when repeating it
+// is harmless (every operation but add; a lost add is Error(PeerFailure)).
+// A rejected token is Error(InvalidArgument) "store at X rejected the token".
+// A server that does not reply within the timeout (plus the wait's own
+// timeout for get/wait) is Error(Timeout); the connection is then closed,
+// since a late reply would be taken for the next request's.
+// Thread-safe: calls are serialized on the one connection by a mutex.
 class TcpStore : public Store {
  public:
   explicit TcpStore(TcpStoreOptions options);
@@ -88,8 +105,7 @@ class TcpStore : public Store {
   std::string get(std::string_view key, std::chrono::milliseconds timeout) override;
   using Store::get;
   int64_t add(std::string_view key, int64_t delta) override;
-  std::string compare_set(std::string_view key, std::string_view expected,
-                          std::string_view desired) override;
+  std::string compare_set(std::string_view key, std::string_view expected, std::string_view desired) override;
   void wait(const std::vector<std::string>& keys, std::chrono::milliseconds timeout) override;
   using Store::wait;
   bool check(const std::vector<std::string>& keys) override;
@@ -100,6 +116,15 @@ class TcpStore : public Store {
 
  private:
   class Connection;
+  // Sends `request` and returns the reply (Ok or Timeout); an Error reply is
+  // thrown. `op` and `keys` name the request in errors. Caller must not hold
+  // mutex_.
+  store_protocol::Frame call(std::string_view op, std::string_view keys, const std::string& request,
+                             std::chrono::milliseconds reply_wait, bool idempotent);
+  // The live connection, connecting (and authenticating) when there is none
+  // or the server closed it. Requires mutex_.
+  Connection& connected();
+
   TcpStoreOptions options_;
   std::mutex mutex_;
   std::unique_ptr<Connection> connection_;
