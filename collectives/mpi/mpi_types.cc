@@ -1,0 +1,64 @@
+#include "collectives/mpi/mpi_types.h"
+
+#include <array>
+#include <mutex>
+
+#include "kernels/reduce.h"
+#include "runtime/error.h"
+
+namespace myriad::mpi {
+namespace {
+
+template <kernels::ElementType Type, kernels::ReduceKind Kind>
+void half_op(void* in, void* inout, int* len, MPI_Datatype*) {
+  kernels::reduce(Type, Kind, inout, inout, in, static_cast<size_t>(*len));
+}
+
+template <kernels::ElementType Type>
+std::array<MPI_Op, 4> make_half_ops() {
+  std::array<MPI_Op, 4> ops{};
+  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Sum>, 1, &ops[0]);
+  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Prod>, 1, &ops[1]);
+  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Min>, 1, &ops[2]);
+  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Max>, 1, &ops[3]);
+  return ops;
+}
+
+int kind_index(ReduceOp op) { return op == ReduceOp::Avg ? 0 : static_cast<int>(op); }
+
+}  // namespace
+
+MPI_Datatype datatype(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return MPI_FLOAT;
+    case DType::F64: return MPI_DOUBLE;
+    case DType::F16:
+    case DType::BF16: return MPI_UINT16_T;
+    case DType::I8: return MPI_INT8_T;
+    case DType::U8: return MPI_UINT8_T;
+    case DType::I32: return MPI_INT32_T;
+    case DType::I64: return MPI_INT64_T;
+  }
+  MYRIAD_CHECK(false, "dtype {}", static_cast<int>(dtype));
+}
+
+MPI_Op reduce_op(DType dtype, ReduceOp op) {
+  if (dtype == DType::F16) {
+    static std::array<MPI_Op, 4> ops = make_half_ops<kernels::ElementType::F16>();
+    return ops[kind_index(op)];
+  }
+  if (dtype == DType::BF16) {
+    static std::array<MPI_Op, 4> ops = make_half_ops<kernels::ElementType::BF16>();
+    return ops[kind_index(op)];
+  }
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Avg: return MPI_SUM;
+    case ReduceOp::Prod: return MPI_PROD;
+    case ReduceOp::Min: return MPI_MIN;
+    case ReduceOp::Max: return MPI_MAX;
+  }
+  MYRIAD_CHECK(false, "reduce op {}", static_cast<int>(op));
+}
+
+}  // namespace myriad::mpi

@@ -1,0 +1,69 @@
+// Executor: runs one rank's Schedule over real transports.
+//
+// Rounds run in order. In a round, local copies and reductions run first,
+// then every send and receive is posted at once and driven to completion:
+// the executor spins on progress() for a short while and then sleeps in the
+// transports' wait_for_activity(), so a rank waiting on a slow peer does not
+// burn a core. Received bytes are consumed as they arrive: a RecvReduce
+// reduces straight out of the transport's buffer into its destination.
+//
+// Every message of one operation carries the operation's tag; a peer that
+// sends another tag is out of step and the transport fails. A deadline
+// bounds the whole schedule: when it passes, run() throws Error(Timeout)
+// naming the operation and the peers still owed a message.
+//
+// Thread-safety: one executor per communicator, used by its progress thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "collectives/native/schedule.h"
+#include "collectives/native/transport.h"
+#include "kernels/reduce.h"
+
+namespace myriad {
+
+struct ExecutorBuffers {
+  void* input = nullptr;
+  void* output = nullptr;
+  void* scratch = nullptr;
+};
+
+struct ExecutorOp {
+  uint64_t tag = 0;
+  size_t element_bytes = 1;
+  kernels::ReduceFn reduce = nullptr;  // null for operations without a reduction
+  std::chrono::steady_clock::time_point deadline;
+  std::string what;  // "allreduce(f32, 1024, sum) #17" for error messages
+};
+
+class Executor {
+ public:
+  // transport_of[peer] is the transport that reaches peer (null for self).
+  Executor(int rank, std::vector<Transport*> transport_of);
+
+  void run(const Schedule& schedule, const ExecutorBuffers& buffers, const ExecutorOp& op);
+
+  // Drives posted requests until every one is complete or the deadline passes.
+  void complete(std::vector<SendRequest>& sends, std::vector<RecvRequest>& recvs, const ExecutorOp& op);
+
+  const std::vector<Transport*>& transports() const { return transports_; }
+
+ private:
+  uint8_t* resolve(const ExecutorBuffers& buffers, const Span& span) const;
+  void add_waiting(Transport* transport);
+
+  int rank_;
+  std::vector<Transport*> transport_of_;
+  std::vector<Transport*> transports_;  // distinct transports in use
+  // Reused across rounds so that steady-state execution allocates nothing.
+  std::vector<SendRequest> sends_;
+  std::vector<RecvRequest> recvs_;
+  std::vector<Transport*> waiting_;
+  std::vector<std::vector<uint8_t>> partial_;  // bytes of an element split across pieces, per receive
+};
+
+}  // namespace myriad

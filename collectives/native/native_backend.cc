@@ -1,0 +1,587 @@
+#include "collectives/native/native_backend.h"
+
+#include <unistd.h>
+
+#include <fmt/ranges.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <tuple>
+#include <nlohmann/json.hpp>
+
+#include "collectives/native/executor.h"
+#include "collectives/native/progress_thread.h"
+#include "collectives/native/selector.h"
+#include "collectives/native/transport_registry.h"
+#include "collectives/validate.h"
+#include "runtime/config.h"
+#include "runtime/logging.h"
+
+namespace myriad {
+namespace {
+
+static_assert(static_cast<int>(kernels::ElementType::BF16) == static_cast<int>(DType::BF16));
+static_assert(static_cast<int>(kernels::ElementType::I64) == static_cast<int>(DType::I64));
+static_assert(static_cast<int>(kernels::ReduceKind::Max) == static_cast<int>(ReduceOp::Max));
+
+// Tag spaces: collectives use their sequence number, the start-of-op
+// handshake sets bit 62, point-to-point messages set bit 63 and carry the
+// caller's tag.
+constexpr uint64_t kHandshakeBit = uint64_t{1} << 62;
+constexpr uint64_t kPointToPointBit = uint64_t{1} << 63;
+constexpr size_t kMaxCachedSchedules = 256;
+
+kernels::ReduceFn reduce_fn(DType dtype, ReduceOp op) {
+  // Average is a sum followed by a scale.
+  ReduceOp kind = op == ReduceOp::Avg ? ReduceOp::Sum : op;
+  return kernels::reduce_function(static_cast<kernels::ElementType>(dtype),
+                                  static_cast<kernels::ReduceKind>(kind));
+}
+
+struct Endpoint {
+  int pid = 0;
+  std::string shm;
+  std::string tcp;
+};
+
+class NativeBackend : public Backend {
+ public:
+  explicit NativeBackend(const BackendContext& context);
+  ~NativeBackend() override;
+
+  std::string_view name() const override { return "native"; }
+
+  WorkPtr allreduce(TensorView input, TensorView output, const AllreduceOptions& options) override;
+  WorkPtr reduce(TensorView input, TensorView output, const ReduceOptions& options) override;
+  WorkPtr broadcast(TensorView buffer, const RootOptions& options) override;
+  WorkPtr allgather(TensorView input, TensorView output, const CollectiveOptions& options) override;
+  WorkPtr allgatherv(TensorView input, TensorView output, const std::vector<uint64_t>& counts,
+                     const CollectiveOptions& options) override;
+  WorkPtr reduce_scatter(TensorView input, TensorView output, const ReduceScatterOptions& options) override;
+  WorkPtr reduce_scatterv(TensorView input, TensorView output, const std::vector<uint64_t>& counts,
+                          const ReduceScatterOptions& options) override;
+  WorkPtr alltoall(TensorView input, TensorView output, const CollectiveOptions& options) override;
+  WorkPtr alltoallv(TensorView input, TensorView output, const std::vector<uint64_t>& send_counts,
+                    const std::vector<uint64_t>& recv_counts, const CollectiveOptions& options) override;
+  WorkPtr gather(TensorView input, TensorView output, const RootOptions& options) override;
+  WorkPtr scatter(TensorView input, TensorView output, const RootOptions& options) override;
+  WorkPtr barrier(const CollectiveOptions& options) override;
+  WorkPtr send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) override;
+  WorkPtr recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) override;
+  void abort(const Error& reason) override;
+
+ private:
+  // One collective as the progress thread runs it.
+  struct Collective {
+    OpDescriptor descriptor;
+    CollectiveArgs args;
+    ExecutorBuffers buffers;
+    std::string algorithm;  // per-call override
+    // Elements of Output to scale by 1/size afterwards (average); 0 for none.
+    uint64_t scale_count = 0;
+    // Bytes of backend-owned memory standing in for buffers that this rank
+    // does not provide (a non-root's output of reduce or gather).
+    uint64_t stand_in_bytes = 0;
+    BufferId stand_in = BufferId::Output;
+  };
+
+  void connect();
+  CollectiveArgs base_args(OpKind kind, const TensorView& view, uint64_t count) const;
+  std::chrono::milliseconds timeout_of(std::chrono::milliseconds requested) const;
+  WorkPtr submit(Collective collective, std::chrono::milliseconds timeout);
+  WorkPtr submit_p2p(OpKind kind, TensorView buffer, int peer, uint64_t tag,
+                     std::chrono::milliseconds timeout);
+  void run_collective(Collective& collective, std::chrono::steady_clock::time_point deadline);
+  void handshake(const OpDescriptor& descriptor, const ExecutorOp& op);
+  // The schedule of a collective: the per-call algorithm, else the
+  // selector's choice; built once per distinct call shape and reused.
+  const Schedule& schedule_for(const Collective& c, const std::string& what);
+  // Runs `body` on the progress thread unless the backend has failed;
+  // completes or fails `work`.
+  void run_guarded(const WorkPtr& work, const std::function<void()>& body);
+  void fail(std::exception_ptr error);
+  void check_cpu(std::string_view op, std::string_view name, const TensorView& view) const {
+    validate::on_cpu(op, "native", name, view);
+  }
+
+  BackendContext context_;
+  Topology topology_;
+  std::unique_ptr<Transport> shm_;
+  std::unique_ptr<Transport> tcp_;
+  std::unique_ptr<Executor> executor_;
+  uint64_t next_seq_ = 0;      // caller side, under the Communicator's lock
+  std::exception_ptr failed_;  // progress thread only
+  std::atomic<bool> aborted_{false};
+  Selector selector_ = Selector::from_env(Env::process());
+  using ScheduleKey = std::tuple<OpKind, uint64_t, int, size_t, uint64_t, const Algorithm*>;
+  std::map<ScheduleKey, Schedule> schedules_;
+  std::vector<uint8_t> scratch_;  // persistent: no allocation per operation
+  std::vector<uint8_t> stand_in_;
+  std::unique_ptr<ProgressThread> thread_;  // last: stops before the rest is destroyed
+};
+
+NativeBackend::NativeBackend(const BackendContext& context) : context_(context) {
+  const std::vector<std::string>& nodes = context_.world->nodes();
+  std::vector<int> node_of(context_.size());
+  std::vector<std::string> seen;
+  for (int r = 0; r < context_.size(); ++r) {
+    const std::string& node = nodes[context_.group[r]];
+    auto it = std::find(seen.begin(), seen.end(), node);
+    node_of[r] = static_cast<int>(it - seen.begin());
+    if (it == seen.end()) seen.push_back(node);
+  }
+  topology_ = Topology(node_of);
+  connect();
+  thread_ = std::make_unique<ProgressThread>(fmt::format("myriad-{}", context_.comm_id));
+}
+
+NativeBackend::~NativeBackend() {
+  thread_.reset();  // runs what is queued, then joins
+  if (shm_) shm_->close();
+  if (tcp_) tcp_->close();
+}
+
+void NativeBackend::connect() {
+  const int rank = context_.rank;
+  const int size = context_.size();
+  auto deadline = std::chrono::steady_clock::now() + context_.timeout;
+  std::vector<int> local_peers;
+  std::vector<int> remote_peers;
+  for (int r = 0; r < size; ++r) {
+    if (r == rank) continue;
+    (topology_.node_of(r) == topology_.node_of(rank) ? local_peers : remote_peers).push_back(r);
+  }
+
+  TransportOptions options;
+  options.rank = rank;
+  options.size = size;
+  options.run_id =
+      context_.world->info().run_id.empty() ? fmt::format("p{}", getpid()) : context_.world->info().run_id;
+  options.comm_id = context_.comm_id;
+  options.bind_host = config::get_string(Env::process(), "MYRIAD_TCP_HOST").value_or("127.0.0.1");
+
+  // Endpoints travel through the store: pids first (shared memory watches
+  // its peers' processes), then each transport's address.
+  nlohmann::json mine = {{"pid", getpid()}};
+  std::vector<Endpoint> endpoints(size);
+  auto publish_and_collect = [&](const std::string& phase) {
+    context_.store->set(fmt::format("{}/{}", phase, rank), mine.dump());
+    for (int r = 0; r < size; ++r) {
+      nlohmann::json e = nlohmann::json::parse(context_.store->get(fmt::format("{}/{}", phase, r)));
+      endpoints[r].pid = e.value("pid", 0);
+      endpoints[r].shm = e.value("shm", "");
+      endpoints[r].tcp = e.value("tcp", "");
+    }
+  };
+  publish_and_collect("pid");
+  for (int r = 0; r < size; ++r) options.pids.push_back(endpoints[r].pid);
+
+  if (!local_peers.empty()) {
+    shm_ = make_transport("shm", options);
+    mine["shm"] = shm_->address();
+  }
+  if (!remote_peers.empty()) {
+    tcp_ = make_transport("tcp", options);
+    mine["tcp"] = tcp_->address();
+  }
+  publish_and_collect("endpoint");
+
+  std::vector<std::string> addresses(size);
+  if (shm_) {
+    for (int r = 0; r < size; ++r) addresses[r] = endpoints[r].shm;
+    shm_->connect(local_peers, addresses, deadline);
+  }
+  if (tcp_) {
+    for (int r = 0; r < size; ++r) addresses[r] = endpoints[r].tcp;
+    tcp_->connect(remote_peers, addresses, deadline);
+  }
+
+  std::vector<Transport*> transport_of(size, nullptr);
+  for (int r : local_peers) transport_of[r] = shm_.get();
+  for (int r : remote_peers) transport_of[r] = tcp_.get();
+  executor_ = std::make_unique<Executor>(rank, std::move(transport_of));
+  MYRIAD_LOG_DEBUG("communicator {}: connected {} shm and {} tcp peers", context_.comm_id, local_peers.size(),
+                   remote_peers.size());
+}
+
+std::chrono::milliseconds NativeBackend::timeout_of(std::chrono::milliseconds requested) const {
+  return requested.count() > 0 ? requested : context_.timeout;
+}
+
+CollectiveArgs NativeBackend::base_args(OpKind kind, const TensorView& view, uint64_t count) const {
+  CollectiveArgs args;
+  args.kind = kind;
+  args.rank = context_.rank;
+  args.size = context_.size();
+  args.count = count;
+  args.element_bytes = dtype_size(view.dtype);
+  args.topology = &topology_;
+  return args;
+}
+
+WorkPtr NativeBackend::submit(Collective collective, std::chrono::milliseconds timeout) {
+  collective.descriptor.seq = next_seq_++;
+  auto work = std::make_shared<Work>(collective.descriptor);
+  thread_->submit([this, work, collective = std::move(collective), timeout]() mutable {
+    run_guarded(work, [&] { run_collective(collective, std::chrono::steady_clock::now() + timeout); });
+  });
+  return work;
+}
+
+void NativeBackend::run_guarded(const WorkPtr& work, const std::function<void()>& body) {
+  if (failed_) {
+    work->fail(failed_);
+    return;
+  }
+  try {
+    body();
+  } catch (...) {
+    fail(std::current_exception());
+    work->fail(failed_);
+    return;
+  }
+  work->complete();
+}
+
+void NativeBackend::fail(std::exception_ptr error) {
+  failed_ = error;
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    MYRIAD_LOG_DEBUG("communicator {}: failed: {}", context_.comm_id, e.what());
+    // Peers learn of the failure now rather than at their timeout.
+    if (shm_) shm_->abort(e);
+    if (tcp_) tcp_->abort(e);
+  } catch (...) {
+  }
+}
+
+void NativeBackend::abort(const Error& reason) {
+  if (aborted_.exchange(true)) return;
+  if (shm_) shm_->abort(reason);
+  if (tcp_) tcp_->abort(reason);
+  // An operation blocked in the executor fails through the transports; the
+  // queued ones fail through the sticky error.
+  thread_->submit([this, reason] {
+    if (!failed_) failed_ = std::make_exception_ptr(reason);
+  });
+}
+
+void NativeBackend::handshake(const OpDescriptor& descriptor, const ExecutorOp& op) {
+  const int size = context_.size();
+  if (size == 1) return;
+  const int next = (context_.rank + 1) % size;
+  const int prev = (context_.rank + size - 1) % size;
+  uint8_t out[kOpDescriptorWireBytes];
+  uint8_t in[kOpDescriptorWireBytes] = {};
+  encode_op_descriptor(descriptor, out);
+  std::vector<SendRequest> sends = {
+      SendRequest{.peer = next, .data = out, .bytes = sizeof(out), .tag = op.tag | kHandshakeBit}};
+  std::vector<RecvRequest> recvs = {
+      RecvRequest{.peer = prev,
+                  .bytes = sizeof(in),
+                  .tag = op.tag | kHandshakeBit,
+                  .consumer = [&in](uint64_t offset, const void* data, size_t bytes) {
+                    std::memcpy(in + offset, data, bytes);
+                  }}};
+  executor_->complete(sends, recvs, op);
+  OpDescriptor theirs = decode_op_descriptor(in);
+  if (!(theirs == descriptor)) {
+    raise(ErrorCode::InvalidArgument,
+          "operation mismatch in sequence slot {}: rank {} called {}, rank {} called {}", descriptor.seq,
+          prev, theirs.to_string(), context_.rank, descriptor.to_string());
+  }
+}
+
+const Schedule& NativeBackend::schedule_for(const Collective& c, const std::string& what) {
+  const Algorithm* algorithm = nullptr;
+  std::string reason;
+  if (!c.algorithm.empty()) {
+    algorithm = find_algorithm(c.descriptor.kind, c.algorithm);
+    if (algorithm == nullptr || !algorithm->supports(c.args)) {
+      std::vector<std::string> names;
+      for (const Algorithm* a : algorithms_for(c.descriptor.kind)) {
+        if (a->supports(c.args)) names.emplace_back(a->name());
+      }
+      raise(ErrorCode::InvalidArgument, "rank {}: {}: algorithm '{}' {}; accepted here: {}", context_.rank, what,
+            c.algorithm, algorithm == nullptr ? "does not exist" : "does not support these arguments",
+            fmt::join(names, ", "));
+    }
+    reason = "requested by the caller";
+  } else {
+    AlgorithmChoice choice = selector_.select(c.args);
+    algorithm = choice.algorithm;
+    reason = std::move(choice.reason);
+  }
+  ScheduleKey key{c.descriptor.kind, c.args.count, c.args.root, c.args.element_bytes, c.descriptor.counts_hash,
+                  algorithm};
+  auto it = schedules_.find(key);
+  if (it == schedules_.end()) {
+    // The cache holds the shapes a training loop repeats; an unbounded
+    // stream of distinct shapes must not grow it without limit.
+    if (schedules_.size() >= kMaxCachedSchedules) schedules_.clear();
+    it = schedules_.emplace(key, algorithm->build(c.args)).first;
+  }
+  MYRIAD_LOG_DEBUG("{}: {} ({})", what, algorithm->name(), reason);
+  return it->second;
+}
+
+void NativeBackend::run_collective(Collective& c, std::chrono::steady_clock::time_point deadline) {
+  ExecutorOp op;
+  op.tag = c.descriptor.seq;
+  op.element_bytes = c.args.element_bytes;
+  op.deadline = deadline;
+  op.what = fmt::format("{} #{}", c.descriptor.to_string(), c.descriptor.seq);
+  if (c.descriptor.kind == OpKind::Allreduce || c.descriptor.kind == OpKind::Reduce ||
+      c.descriptor.kind == OpKind::ReduceScatter || c.descriptor.kind == OpKind::ReduceScatterv) {
+    op.reduce = reduce_fn(c.descriptor.dtype, c.descriptor.op);
+  }
+  handshake(c.descriptor, op);
+
+  const Schedule& schedule = schedule_for(c, op.what);
+
+  if (scratch_.size() < schedule.scratch_bytes) scratch_.resize(schedule.scratch_bytes);
+  c.buffers.scratch = scratch_.data();
+  if (c.stand_in_bytes > 0) {
+    if (stand_in_.size() < c.stand_in_bytes) stand_in_.resize(c.stand_in_bytes);
+    (c.stand_in == BufferId::Output ? c.buffers.output : c.buffers.input) = stand_in_.data();
+  }
+  executor_->run(schedule, c.buffers, op);
+  if (c.scale_count > 0) {
+    kernels::scale(static_cast<kernels::ElementType>(c.descriptor.dtype), c.buffers.output, c.scale_count,
+                   1.0 / context_.size());
+  }
+}
+
+WorkPtr NativeBackend::allreduce(TensorView input, TensorView output, const AllreduceOptions& options) {
+  check_cpu("allreduce", "input", input);
+  check_cpu("allreduce", "output", output);
+  Collective c;
+  c.descriptor = {.kind = OpKind::Allreduce, .dtype = input.dtype, .op = options.op, .count = input.count};
+  c.args = base_args(OpKind::Allreduce, input, input.count);
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  if (options.op == ReduceOp::Avg) c.scale_count = output.count;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::reduce(TensorView input, TensorView output, const ReduceOptions& options) {
+  check_cpu("reduce", "input", input);
+  bool root = context_.rank == options.root;
+  if (root) check_cpu("reduce", "output", output);
+  Collective c;
+  c.descriptor = {.kind = OpKind::Reduce,
+                  .dtype = input.dtype,
+                  .op = options.op,
+                  .root = options.root,
+                  .count = input.count};
+  c.args = base_args(OpKind::Reduce, input, input.count);
+  c.args.root = options.root;
+  c.buffers = {input.data, root ? output.data : nullptr, nullptr};
+  c.algorithm = options.algorithm;
+  if (!root) c.stand_in_bytes = input.bytes();
+  if (options.op == ReduceOp::Avg && root) c.scale_count = output.count;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::broadcast(TensorView buffer, const RootOptions& options) {
+  check_cpu("broadcast", "buffer", buffer);
+  Collective c;
+  c.descriptor = {
+      .kind = OpKind::Broadcast, .dtype = buffer.dtype, .root = options.root, .count = buffer.count};
+  c.args = base_args(OpKind::Broadcast, buffer, buffer.count);
+  c.args.root = options.root;
+  c.buffers = {buffer.data, buffer.data, nullptr};
+  c.algorithm = options.algorithm;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::allgather(TensorView input, TensorView output, const CollectiveOptions& options) {
+  check_cpu("allgather", "input", input);
+  check_cpu("allgather", "output", output);
+  Collective c;
+  c.descriptor = {.kind = OpKind::Allgather, .dtype = input.dtype, .count = input.count};
+  c.args = base_args(OpKind::Allgather, input, input.count);
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+uint64_t hash_counts(const std::vector<uint64_t>& counts) {
+  // FNV-1a over the counts: equal on every rank exactly when the counts are.
+  uint64_t hash = 1469598103934665603ull;
+  for (uint64_t count : counts) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (count >> (8 * byte)) & 0xff;
+      hash *= 1099511628211ull;
+    }
+  }
+  return hash == 0 ? 1 : hash;
+}
+
+WorkPtr NativeBackend::allgatherv(TensorView input, TensorView output, const std::vector<uint64_t>& counts,
+                                  const CollectiveOptions& options) {
+  check_cpu("allgatherv", "input", input);
+  check_cpu("allgatherv", "output", output);
+  Collective c;
+  c.descriptor = {.kind = OpKind::Allgatherv,
+                  .dtype = input.dtype,
+                  .count = output.count,
+                  .counts_hash = hash_counts(counts)};
+  c.args = base_args(OpKind::Allgatherv, input, input.count);
+  c.args.counts = counts;
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::reduce_scatter(TensorView input, TensorView output,
+                                      const ReduceScatterOptions& options) {
+  check_cpu("reduce_scatter", "input", input);
+  check_cpu("reduce_scatter", "output", output);
+  Collective c;
+  c.descriptor = {
+      .kind = OpKind::ReduceScatter, .dtype = input.dtype, .op = options.op, .count = output.count};
+  c.args = base_args(OpKind::ReduceScatter, input, output.count);
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  if (options.op == ReduceOp::Avg) c.scale_count = output.count;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::reduce_scatterv(TensorView input, TensorView output,
+                                       const std::vector<uint64_t>& counts,
+                                       const ReduceScatterOptions& options) {
+  check_cpu("reduce_scatterv", "input", input);
+  check_cpu("reduce_scatterv", "output", output);
+  Collective c;
+  c.descriptor = {.kind = OpKind::ReduceScatterv,
+                  .dtype = input.dtype,
+                  .op = options.op,
+                  .count = input.count,
+                  .counts_hash = hash_counts(counts)};
+  c.args = base_args(OpKind::ReduceScatterv, input, output.count);
+  c.args.counts = counts;
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  if (options.op == ReduceOp::Avg) c.scale_count = output.count;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::alltoall(TensorView input, TensorView output, const CollectiveOptions& options) {
+  check_cpu("alltoall", "input", input);
+  check_cpu("alltoall", "output", output);
+  Collective c;
+  uint64_t block = input.count / context_.size();
+  c.descriptor = {.kind = OpKind::Alltoall, .dtype = input.dtype, .count = block};
+  c.args = base_args(OpKind::Alltoall, input, block);
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::alltoallv(TensorView input, TensorView output,
+                                 const std::vector<uint64_t>& send_counts,
+                                 const std::vector<uint64_t>& recv_counts, const CollectiveOptions& options) {
+  check_cpu("alltoallv", "input", input);
+  check_cpu("alltoallv", "output", output);
+  Collective c;
+  // Each rank knows only its own row and column of the count matrix; the
+  // transports check every message's length against the receiver's count.
+  c.descriptor = {.kind = OpKind::Alltoallv, .dtype = input.dtype};
+  c.args = base_args(OpKind::Alltoallv, input, 0);
+  c.args.counts = send_counts;
+  c.args.counts.insert(c.args.counts.end(), recv_counts.begin(), recv_counts.end());
+  c.buffers = {input.data, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::gather(TensorView input, TensorView output, const RootOptions& options) {
+  check_cpu("gather", "input", input);
+  bool root = context_.rank == options.root;
+  if (root) check_cpu("gather", "output", output);
+  Collective c;
+  c.descriptor = {.kind = OpKind::Gather, .dtype = input.dtype, .root = options.root, .count = input.count};
+  c.args = base_args(OpKind::Gather, input, input.count);
+  c.args.root = options.root;
+  c.buffers = {input.data, root ? output.data : nullptr, nullptr};
+  c.algorithm = options.algorithm;
+  if (!root) c.stand_in_bytes = input.bytes() * context_.size();
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::scatter(TensorView input, TensorView output, const RootOptions& options) {
+  check_cpu("scatter", "output", output);
+  bool root = context_.rank == options.root;
+  if (root) check_cpu("scatter", "input", input);
+  Collective c;
+  c.descriptor = {
+      .kind = OpKind::Scatter, .dtype = output.dtype, .root = options.root, .count = output.count};
+  c.args = base_args(OpKind::Scatter, output, output.count);
+  c.args.root = options.root;
+  c.buffers = {root ? input.data : nullptr, output.data, nullptr};
+  c.algorithm = options.algorithm;
+  if (!root) {
+    c.stand_in_bytes = output.bytes() * context_.size();
+    c.stand_in = BufferId::Input;
+  }
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::barrier(const CollectiveOptions& options) {
+  Collective c;
+  c.descriptor = {.kind = OpKind::Barrier, .dtype = DType::U8};
+  c.args = base_args(OpKind::Barrier, TensorView{nullptr, 0, DType::U8}, 0);
+  c.algorithm = options.algorithm;
+  return submit(std::move(c), timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::submit_p2p(OpKind kind, TensorView buffer, int peer, uint64_t tag,
+                                  std::chrono::milliseconds timeout) {
+  check_cpu(op_kind_name(kind), "buffer", buffer);
+  auto work = std::make_shared<Work>(
+      OpDescriptor{.kind = kind, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag});
+  thread_->submit([this, work, kind, buffer, peer, tag, timeout] {
+    run_guarded(work, [&] {
+      ExecutorOp op;
+      op.tag = kPointToPointBit | tag;
+      op.deadline = std::chrono::steady_clock::now() + timeout;
+      op.what = fmt::format("{} of {} {} elements with rank {} (tag {})", op_kind_name(kind), buffer.count,
+                            dtype_name(buffer.dtype), peer, tag);
+      std::vector<SendRequest> sends;
+      std::vector<RecvRequest> recvs;
+      if (kind == OpKind::Send) {
+        sends.push_back(
+            SendRequest{.peer = peer, .data = buffer.data, .bytes = buffer.bytes(), .tag = op.tag});
+      } else {
+        auto* dst = static_cast<uint8_t*>(buffer.data);
+        recvs.push_back(RecvRequest{.peer = peer,
+                                    .bytes = buffer.bytes(),
+                                    .tag = op.tag,
+                                    .consumer = [dst](uint64_t offset, const void* data, size_t bytes) {
+                                      std::memcpy(dst + offset, data, bytes);
+                                    }});
+      }
+      executor_->complete(sends, recvs, op);
+    });
+  });
+  return work;
+}
+
+WorkPtr NativeBackend::send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) {
+  return submit_p2p(OpKind::Send, buffer, peer, tag, timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) {
+  return submit_p2p(OpKind::Recv, buffer, peer, tag, timeout_of(options.timeout));
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_native_backend(const BackendContext& context) {
+  return std::make_unique<NativeBackend>(context);
+}
+
+}  // namespace myriad

@@ -1,0 +1,106 @@
+// Transport: moves bytes between this rank and its peers over one kind of
+// link (shared memory within a node, TCP between nodes, later UCX).
+//
+// A communicator owns one transport per link class it uses. Lifecycle:
+//   1. construct (allocates local resources: segments, a listening socket)
+//   2. address() is published to the other ranks through the store
+//   3. connect(peers, addresses, deadline) reaches every peer of this link
+//   4. post sends and receives; progress() moves them; the executor waits
+//      with wait_for_activity() when nothing moves
+//   5. close() (and the destructor) release everything; nothing is left in
+//      /dev/shm or on disk, on any exit path the process survives
+//
+// Semantics. Messages between a pair of ranks arrive in the order they were
+// posted. Every message carries a 64-bit tag that the receiver's posted
+// receive must match; a different tag means the peers disagree about the
+// operation sequence, and progress() throws Error(PeerFailure) naming the
+// peer and both tags. A receive hands the arriving bytes to its Consumer in
+// order, in pieces, so that a reduction can consume data straight out of a
+// transport's buffer without a further copy.
+//
+// Failures are sticky: a dead peer (process gone, connection closed), a
+// protocol violation or a received abort makes progress() throw, and every
+// later call throws the same error. abort() tells every connected peer that
+// this rank failed, with a reason they will surface in their own error.
+//
+// Thread-safety: none. One thread (the communicator's progress thread)
+// drives a transport; abort() alone may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime/error.h"
+
+namespace myriad {
+
+// Receives arriving bytes: `offset` within the message, `data` valid only
+// during the call.
+using Consumer = std::function<void(uint64_t offset, const void* data, size_t bytes)>;
+
+struct SendRequest {
+  int peer = -1;
+  const void* data = nullptr;
+  size_t bytes = 0;
+  uint64_t tag = 0;
+  // Set by the transport.
+  size_t done_bytes = 0;
+  bool complete = false;
+};
+
+struct RecvRequest {
+  int peer = -1;
+  size_t bytes = 0;
+  uint64_t tag = 0;
+  Consumer consumer;
+  // Set by the transport.
+  size_t done_bytes = 0;
+  bool complete = false;
+};
+
+struct TransportOptions {
+  int rank = 0;
+  int size = 1;
+  std::string run_id;                   // names shared-memory segments: /dev/shm/myriad-<run id>-...
+  std::string comm_id;                  // unique per communicator within the job
+  std::vector<int> pids;                // pid of every rank (for liveness on one node); empty if unknown
+  std::string bind_host = "127.0.0.1";  // TCP: address to listen on
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  virtual std::string_view name() const = 0;
+  // This rank's endpoint, to publish before connect().
+  virtual std::string address() const = 0;
+  // Connects to `peers` (global ranks); addresses[r] is rank r's address()
+  // (entries for ranks outside `peers` are ignored). Throws Timeout naming
+  // the peers not reached by the deadline.
+  virtual void connect(const std::vector<int>& peers, const std::vector<std::string>& addresses,
+                       std::chrono::steady_clock::time_point deadline) = 0;
+
+  // Queue a send or receive. The request must stay alive and unmoved until
+  // it is complete or the transport has failed.
+  virtual void post(SendRequest* request) = 0;
+  virtual void post(RecvRequest* request) = 0;
+  // Moves posted requests forward without blocking; returns whether
+  // anything moved. Throws the transport's sticky error.
+  virtual bool progress() = 0;
+  // Blocks until data may have arrived, space may have freed, or `timeout`
+  // passes (futex, epoll). Throws the sticky error if a peer died.
+  virtual void wait_for_activity(std::chrono::microseconds timeout) = 0;
+
+  // Tells every connected peer that this rank failed; best effort, never
+  // blocks for long. The transport is failed afterwards.
+  virtual void abort(const Error& reason) = 0;
+  // Releases every resource; idempotent.
+  virtual void close() = 0;
+};
+
+}  // namespace myriad

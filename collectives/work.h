@@ -1,0 +1,70 @@
+// Work: the handle of one asynchronous operation.
+//
+// Every collective returns a Work at once; the communicator's progress
+// thread runs the operation and completes the Work, successfully or with the
+// operation's error. The caller may test(), wait() (optionally bounded), read
+// the error, or register callbacks.
+//
+// Thread-safety: every method is safe from any thread. Callbacks registered
+// before completion run on the thread that completes the Work (the progress
+// thread) and must not block; a callback registered after completion runs
+// at once on the caller's thread.
+//
+// After a failure: wait() rethrows the operation's error every time it is
+// called; error() returns it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "collectives/types.h"
+#include "runtime/error.h"
+
+namespace myriad {
+
+class Work {
+ public:
+  explicit Work(OpDescriptor descriptor) : descriptor_(descriptor) {}
+  Work(const Work&) = delete;
+  Work& operator=(const Work&) = delete;
+
+  const OpDescriptor& descriptor() const { return descriptor_; }
+
+  // True once the operation has finished, successfully or not.
+  bool test() const;
+  // Waits for completion and rethrows the operation's error.
+  void wait();
+  // Waits at most `timeout`; throws Error(Timeout) naming the operation if it
+  // is still running then (the operation itself goes on).
+  void wait(std::chrono::milliseconds timeout);
+  // The error of a failed operation; nullopt while running or on success.
+  std::optional<Error> error() const;
+  std::exception_ptr exception() const;
+
+  // Runs `callback` once the operation completes.
+  void on_complete(std::function<void(Work&)> callback);
+
+  // Completion, called once by the backend. A second call is ignored.
+  void complete();
+  void fail(std::exception_ptr error);
+
+ private:
+  void finish(std::exception_ptr error);
+
+  const OpDescriptor descriptor_;
+  mutable std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  std::exception_ptr error_;
+  std::vector<std::function<void(Work&)>> callbacks_;
+};
+
+using WorkPtr = std::shared_ptr<Work>;
+
+}  // namespace myriad
