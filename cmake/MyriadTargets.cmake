@@ -25,10 +25,9 @@ function(myriad_add_library name)
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${name}
     VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
   set_property(GLOBAL APPEND PROPERTY MYRIAD_LIBRARIES ${target})
-  file(GLOB headers RELATIVE "${CMAKE_CURRENT_SOURCE_DIR}" CONFIGURE_DEPENDS
-       "${CMAKE_CURRENT_SOURCE_DIR}/*.h")
   file(RELATIVE_PATH folder "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}")
-  install(FILES ${headers} DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/myriad/${folder}")
+  install(DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}/" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/myriad/${folder}"
+          FILES_MATCHING PATTERN "*.h")
 endfunction()
 
 # myriad_add_interface(<name> [DEPS ...]) declares a layer whose code arrives
