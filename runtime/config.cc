@@ -47,6 +47,11 @@ constexpr Variable kVariables[] = {
     {"MYRIAD_TIMEOUT", "duration", "300s", "Default timeout of a blocking operation (store calls, bootstrap, collectives). Units ms, s, m, h."},
     {"MYRIAD_STORE_CONNECT_TIMEOUT", "duration", "60s", "How long a store client keeps retrying to connect before failing with Unavailable."},
     {"MYRIAD_PYTHON", "string", "the project's virtual environment", "Python interpreter `myriad run` uses for a .py program."},
+    {"MYRIAD_BACKEND", "choice", "native", "Backend of a communicator created without one: native, mpi or nccl (those built)."},
+    {"MYRIAD_ALGO", "string", "", "Algorithm per operation for the native backend, e.g. allreduce:ring,broadcast:tree."},
+    {"MYRIAD_TUNING_FILE", "string", "", "JSON file with link costs and algorithm rules for the native backend's selector (docs/tuning.md)."},
+    {"MYRIAD_TCP_HOST", "string", "127.0.0.1", "Address the native backend's TCP transport listens on and advertises to ranks of other nodes."},
+    {"MYRIAD_KERNELS_ISA", "choice", "best the CPU has", "Highest instruction set the reduction kernels use: scalar, avx2 or avx512."},
 };
 
 std::string lower(std::string_view text) {
