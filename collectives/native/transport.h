@@ -14,14 +14,20 @@
 // posted. Every message carries a 64-bit tag that the receiver's posted
 // receive must match; a different tag means the peers disagree about the
 // operation sequence, and progress() throws Error(PeerFailure) naming the
-// peer and both tags. A receive hands the arriving bytes to its Consumer in
+// peer and both tags; so does a message whose length differs from the
+// receive's `bytes`. A receive hands the arriving bytes to its Consumer in
 // order, in pieces, so that a reduction can consume data straight out of a
-// transport's buffer without a further copy.
+// transport's buffer without a further copy (a 0-byte message makes no
+// call). A send is complete once its bytes are inside the transport: the
+// caller may reuse its buffer; the peer may not have received them yet.
 //
 // Failures are sticky: a dead peer (process gone, connection closed), a
 // protocol violation or a received abort makes progress() throw, and every
-// later call throws the same error. abort() tells every connected peer that
-// this rank failed, with a reason they will surface in their own error.
+// later call throws the same error. A peer that closed or exited fails only
+// a request that still needs it (what it sent before is delivered first),
+// so a rank may close right after its last send. abort() tells every
+// connected peer that this rank failed, with a reason they will surface in
+// their own error.
 //
 // Thread-safety: none. One thread (the communicator's progress thread)
 // drives a transport; abort() alone may be called from any thread.
