@@ -1,1 +1,6 @@
-int main() { return 0; }
+// The `myriad` command: see launcher/cli.h.
+#include "launcher/cli.h"
+
+int main(int argc, char** argv) {
+  return myriad::launcher::run_cli(argc, argv);
+}

@@ -1,0 +1,135 @@
+// `myriad run`: parses the flags into RunOptions, plans the job, starts the
+// embedded store and hands the job to the local or the MPI engine.
+#include <filesystem>
+#include <memory>
+
+#include "launcher/commands.h"
+#include "launcher/job_files.h"
+#include "launcher/local_engine.h"
+#include "launcher/mpi_engine.h"
+#include "launcher/output_forwarder.h"
+#include "launcher/run_plan.h"
+#include "runtime/error.h"
+#include "runtime/logging.h"
+#include "runtime/tcp_store.h"
+
+namespace myriad::launcher {
+namespace {
+
+constexpr const char* kRunFooter = R"(
+Every rank gets MYRIAD_RANK, MYRIAD_WORLD_SIZE, MYRIAD_LOCAL_RANK,
+MYRIAD_LOCAL_WORLD_SIZE, MYRIAD_STORE, MYRIAD_TOKEN, MYRIAD_RUN_ID,
+MYRIAD_RESTART_COUNT and torchrun's RANK, WORLD_SIZE, LOCAL_RANK,
+LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT (under --engine mpi
+the place comes from Open MPI's OMPI_COMM_WORLD_* instead).
+Exit code: 0, or the first failed rank's code (128+S for signal S), 124 after
+--timeout, 128+S when myriad run itself got signal S, 2 for a usage error.
+Examples:
+  myriad run -np 4 ./train
+  myriad run -np 8 train.py --epochs 3
+  myriad run -H node1:4,node2:4 ./train       (runs through mpirun))";
+
+// With --dry-run nothing is started: the store's port and the token are not known yet.
+EnvVars dry_run_job_vars(const RunPlan& plan) {
+  std::string port = plan.store_port != 0 ? std::to_string(plan.store_port) : "<port>";
+  EnvVars vars = plan.user_env;
+  vars.emplace_back("MYRIAD_STORE", fmt::format("{}:{}", plan.store_advertise_host, port));
+  vars.emplace_back("MYRIAD_TOKEN", "<token>");
+  vars.emplace_back("MYRIAD_RUN_ID", "<run id>");
+  vars.emplace_back("MYRIAD_RESTART_COUNT", "0");
+  vars.emplace_back("MASTER_ADDR", plan.store_advertise_host);
+  vars.emplace_back("MASTER_PORT", port);
+  return vars;
+}
+
+void make_log_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) raise(ErrorCode::Io, "--log-dir '{}': cannot create the directory: {}", dir, ec.message());
+}
+
+int run_job(const RunOptions& options) {
+  // The console belongs to the ranks' output: the launcher's own info lines
+  // (store started, stopped) show only when MYRIAD_LOG_LEVEL asks for them.
+  if (!config::get_string(Env::process(), "MYRIAD_LOG_LEVEL")) set_log_level("warn");
+  RunPlan plan = make_run_plan(options, Env::process());
+  if (plan.dry_run) {
+    EnvVars vars = dry_run_job_vars(plan);
+    write_all(STDOUT_FILENO, plan.engine == "mpi" ? describe_mpi(plan, vars) : describe_local(plan, vars));
+    return 0;
+  }
+  if (!plan.log_dir.empty()) make_log_dir(plan.log_dir);
+  // Before the store's thread starts, so that it inherits the mask and signals reach the supervisor only.
+  Supervisor::block_signals();
+  JobEnv job{
+      .store = {}, .token = make_token(), .run_id = make_run_id(), .restart_count = 0, .user = plan.user_env};
+  // Declared before the store and the engine: its cleanup runs last, after every rank is gone.
+  JobFilesGuard files(job.run_id);
+  TcpStoreServer store(
+      TcpStoreServerOptions{.host = plan.store_bind_host, .port = plan.store_port, .token = job.token});
+  job.store = HostPort{plan.store_advertise_host, store.port()};
+  MYRIAD_LOG_DEBUG("job {}: store at {} (bound to {}), {} engine, {} rank(s)", job.run_id,
+                   job.store.to_string(), store.address(), plan.engine, plan.world_size);
+  EnvVars vars = job_variables(job);
+  return plan.engine == "mpi" ? run_mpi(plan, vars) : run_local(plan, vars);
+}
+
+}  // namespace
+
+CommandMain add_run_command(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  auto nproc = std::make_shared<int>(0);
+  CLI::App* run = app.add_subcommand("run", "Start a job: PROGRAM [ARGS...] on N ranks");
+  run->footer(kRunFooter);
+  // Everything from PROGRAM on belongs to the program, untouched (its own flags included).
+  run->prefix_command();
+  run->positionals_at_end(false);
+  CLI::Option* nproc_option =
+      run->add_option("-n,--np,--nproc-per-node", *nproc,
+                      "Number of ranks (mpirun's -np is accepted). With hosts it is the total and defaults "
+                      "to the sum of their slots; otherwise it defaults to 1");
+  run->add_option("-H,--host", options->hosts, "Hosts and slots: host[:slots],... (selects --engine mpi)");
+  run->add_option(
+      "--hostfile,--machinefile", options->hostfile,
+      "File of hosts: 'host [slots=N] [max_slots=M]' per line, # comments (selects --engine mpi)");
+  run->add_option("--engine", options->engine,
+                  "How ranks start: local (fork/exec here; default without hosts) or mpi (through mpirun; "
+                  "default with hosts)");
+  run->add_option("--log-dir", options->log_dir,
+                  "Also write each rank's output to DIR/rank-N.log (mpi engine: mpirun's --output-filename)");
+  run->add_flag("--tag-output,!--no-tag-output", options->tag_output,
+                "Prefix each output line with '[rank N] ' (on by default)");
+  run->add_option("--timeout", options->timeout,
+                  "Stop the whole job after this long and exit 124: seconds, or a number with ms/s/m/h; 0 "
+                  "is no limit")
+      ->default_str("0");
+  run->add_option("--grace-period", options->grace_period,
+                  "After SIGTERM, how long ranks get to exit before SIGKILL")
+      ->default_str("5s");
+  run->add_option("-x", options->exports,
+                  "Export VAR from this environment, or set VAR=VALUE, in every rank (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_option("--env", options->envs, "Set VAR=VALUE in every rank (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  run->add_flag("--dry-run", options->dry_run,
+                "Print what would run (per rank the command and variables; for mpi the mpirun line)");
+  run->add_option("--master-addr", options->master_addr,
+                  "Address ranks use to reach the launcher's store (default: 127.0.0.1 for a local job, "
+                  "this host's name otherwise)");
+  run->add_option("--master-port", options->master_port,
+                  "Port of the launcher's store (default: a free port)");
+  run->add_option("--map-by", options->map_by, "mpirun's --map-by (mpi engine)")->default_str("slot");
+  run->add_option("--bind-to", options->bind_to, "mpirun's --bind-to (mpi engine)")->default_str("none");
+  run->add_option("--mpirun", options->mpirun, "The mpirun to run (mpi engine)")->default_str("mpirun");
+  return [options, run, nproc, nproc_option]() {
+    if (nproc_option->count() > 0) options->nproc = *nproc;
+    options->command = run->remaining();
+    return run_job(*options);
+  };
+}
+
+}  // namespace myriad::launcher

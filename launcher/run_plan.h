@@ -1,0 +1,73 @@
+// RunOptions: the flags of `myriad run` as typed; RunPlan: the validated
+// job they describe (engine, world size, hosts, program, environment).
+//
+// make_run_plan() checks everything that can be checked before anything
+// starts, so that a mistake fails once, at once, with Error(InvalidArgument)
+// naming the flag and the value: an unknown engine, -np out of range, a
+// malformed -H list or hostfile line (file:line), a reserved -x variable, a
+// program not found, the local engine with a remote host. It reads the file
+// system (hostfile, PATH) and `env`; it starts nothing. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "launcher/hostfile.h"
+#include "launcher/job_env.h"
+#include "launcher/supervisor.h"
+#include "runtime/config.h"
+
+namespace myriad::launcher {
+
+// More ranks than this on one node is a typo (-np 80000), not a job.
+inline constexpr int kMaxRanksPerNode = 4096;
+// mpirun's defaults for a Myriad job: fill each host's slots in order, and do not
+// pin ranks to cores (ranks pin their own threads; mpirun's binding would fight it).
+inline constexpr std::string_view kDefaultMapBy = "slot";
+inline constexpr std::string_view kDefaultBindTo = "none";
+
+struct RunOptions {
+  std::optional<int> nproc;          // -np / --nproc-per-node; unset: the hosts' slots, else 1
+  std::string hosts;                 // -H
+  std::string hostfile;              // --hostfile
+  std::string engine;                // --engine; empty: local without hosts, mpi with hosts
+  std::string log_dir;               // --log-dir
+  bool tag_output = true;            // --tag-output / --no-tag-output
+  std::string timeout = "0";         // --timeout, a duration; 0: none
+  std::string grace_period = "5s";   // --grace-period
+  std::vector<std::string> exports;  // -x VAR or VAR=VALUE
+  std::vector<std::string> envs;     // --env VAR=VALUE
+  bool dry_run = false;
+  std::string master_addr;  // --master-addr: the address ranks use to reach the store
+  int master_port = 0;      // --master-port; 0: a free port
+  std::string map_by{kDefaultMapBy};
+  std::string bind_to{kDefaultBindTo};
+  std::string mpirun = "mpirun";     // --mpirun: the mpirun to run
+  std::vector<std::string> command;  // PROGRAM [ARGS...]
+};
+
+struct RunPlan {
+  std::string engine;  // "local" or "mpi"
+  int world_size = 1;
+  std::vector<HostSlots> hosts;   // empty: this machine only
+  bool remote = false;            // some host is not this machine
+  std::vector<std::string> argv;  // what each rank runs (interpreter first for .py)
+  std::string program_path;       // argv[0] resolved for exec (local engine), or mpirun's path
+  EnvVars user_env;               // -x and --env, in order
+  std::string log_dir;
+  bool tag_output = true;
+  SupervisorOptions supervision;
+  bool dry_run = false;
+  std::string store_bind_host;       // where the embedded store listens
+  std::string store_advertise_host;  // what ranks are told (MASTER_ADDR)
+  uint16_t store_port = 0;
+  std::string map_by;
+  std::string bind_to;
+};
+
+RunPlan make_run_plan(const RunOptions& options, const Env& env);
+
+}  // namespace myriad::launcher

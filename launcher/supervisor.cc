@@ -1,0 +1,307 @@
+#include "launcher/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <optional>
+
+#include "launcher/output_forwarder.h"
+#include "runtime/error.h"
+
+namespace myriad::launcher {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// After the last child exits, output still in flight is drained for at most
+// this long: a grandchild that left the child's process group could hold a
+// pipe open forever.
+constexpr std::chrono::milliseconds kOutputDrainTimeout{1000};
+constexpr size_t kReadChunkBytes = 64 << 10;
+constexpr int kMaxEvents = 64;
+// Marks the signalfd in epoll data; stream indexes are small.
+constexpr uint64_t kSignalTag = ~uint64_t{0};
+
+template <typename... Args>
+void say(fmt::format_string<Args...> format, Args&&... args) {
+  std::string line = "myriad run: " + fmt::format(format, std::forward<Args>(args)...) + "\n";
+  write_all(STDERR_FILENO, line);
+}
+
+sigset_t supervised_signals() {
+  sigset_t set;
+  ::sigemptyset(&set);
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) ::sigaddset(&set, sig);
+  return set;
+}
+
+int status_code(int status) {
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) {
+    return fmt::format("was killed by signal {} ({})", WTERMSIG(status), signal_name(WTERMSIG(status)));
+  }
+  return fmt::format("exited with code {}", WEXITSTATUS(status));
+}
+
+int timeout_ms(Clock::time_point now, std::optional<Clock::time_point> deadline) {
+  if (!deadline) return -1;
+  if (*deadline <= now) return 0;
+  // Round up so that the loop does not spin on a deadline a fraction of a millisecond away.
+  auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - now);
+  return static_cast<int>(std::min<int64_t>(left.count(), INT32_MAX));
+}
+
+std::string format_duration(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
+  return fmt::format("{}ms", d.count());
+}
+
+}  // namespace
+
+struct Supervisor::Child {
+  ChildSpec spec;
+  pid_t pid = -1;
+  bool running = false;
+  UniqueFd log;
+};
+
+struct Supervisor::Stream {
+  UniqueFd fd;
+  std::unique_ptr<LineForwarder> forwarder;
+};
+
+void Supervisor::block_signals() {
+  sigset_t set = supervised_signals();
+  if (::pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) raise(ErrorCode::Internal, "pthread_sigmask failed");
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+Supervisor::Supervisor(SupervisorOptions options) : options_(options) {}
+
+Supervisor::~Supervisor() {
+  // Reached with children running only when run() threw: leave nothing behind.
+  for (Child& child : children_) {
+    if (!child.running) continue;
+    ::kill(-child.pid, SIGKILL);
+    int status = 0;
+    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    child.running = false;
+  }
+}
+
+void Supervisor::start(std::vector<ChildSpec> specs) {
+  std::vector<PendingSpawn> pending;
+  pending.reserve(specs.size());
+  children_.reserve(specs.size());
+  streams_.reserve(specs.size() * 2);
+  for (ChildSpec& spec : specs) {
+    Child& child = children_.emplace_back();
+    child.spec = std::move(spec);
+    if (!child.spec.log_path.empty()) {
+      child.log.reset(
+          ::open(child.spec.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+      if (!child.log.valid()) {
+        raise_errno(
+            errno, fmt::format("{}: cannot open log file '{}'", child.spec.spawn.label, child.spec.log_path));
+      }
+    }
+    UniqueFd write_ends[2];
+    if (child.spec.capture_output) {
+      for (int i = 0; i < 2; ++i) {
+        int fds[2];
+        if (::pipe2(fds, O_CLOEXEC) != 0) {
+          raise_errno(errno, fmt::format("{}: pipe for its output", child.spec.spawn.label));
+        }
+        write_ends[i].reset(fds[1]);
+        ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+        Stream& stream = streams_.emplace_back();
+        stream.fd.reset(fds[0]);
+        int console = i == 0 ? STDOUT_FILENO : STDERR_FILENO;
+        stream.forwarder = std::make_unique<LineForwarder>(child.spec.prefix, console, child.log.get());
+        epoll_event event{};
+        event.events = EPOLLIN;
+        event.data.u64 = streams_.size() - 1;
+        if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fds[0], &event) != 0) raise_errno(errno, "epoll_ctl");
+        ++open_streams_;
+      }
+      child.spec.spawn.stdout_fd = write_ends[0].get();
+      child.spec.spawn.stderr_fd = write_ends[1].get();
+    }
+    pending.push_back(start_process(child.spec.spawn));
+    child.pid = pending.back().pid;
+    child.running = true;
+    ++running_;
+    // write_ends close here: the child holds the only write side, so its exit gives EOF.
+  }
+  // A child whose exec failed has been reaped by await_exec; the destructor kills the rest.
+  for (size_t i = 0; i < pending.size(); ++i) {
+    try {
+      await_exec(pending[i]);
+    } catch (...) {
+      children_[i].running = false;
+      --running_;
+      throw;
+    }
+  }
+}
+
+int Supervisor::run(std::vector<ChildSpec> children) {
+  MYRIAD_CHECK(children_.empty(), "a Supervisor runs one job");
+  block_signals();
+  sigset_t set = supervised_signals();
+  signal_fd_.reset(::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC));
+  if (!signal_fd_.valid()) raise_errno(errno, "signalfd");
+  epoll_fd_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_fd_.valid()) raise_errno(errno, "epoll_create1");
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.u64 = kSignalTag;
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, signal_fd_.get(), &event) != 0) {
+    raise_errno(errno, "epoll_ctl");
+  }
+
+  start(std::move(children));
+  std::optional<Clock::time_point> job_deadline;
+  if (options_.timeout.count() > 0) job_deadline = Clock::now() + options_.timeout;
+  std::optional<Clock::time_point> drain_deadline;
+
+  epoll_event events[kMaxEvents];
+  while (running_ > 0 || (open_streams_ > 0 && (!drain_deadline || Clock::now() < *drain_deadline))) {
+    Clock::time_point now = Clock::now();
+    std::optional<Clock::time_point> next;
+    auto consider = [&next](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
+    if (job_deadline && !stopping_) consider(*job_deadline);
+    if (stopping_ && !killed_) consider(kill_deadline_);
+    if (drain_deadline) consider(*drain_deadline);
+
+    int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms(now, next));
+    if (n < 0 && errno != EINTR) raise_errno(errno, "epoll_wait");
+    for (int i = 0; i < n; ++i) {
+      if (events[i].data.u64 == kSignalTag) {
+        on_signals();
+      } else {
+        on_output(events[i].data.u64);
+      }
+    }
+
+    now = Clock::now();
+    if (job_deadline && !stopping_ && now >= *job_deadline) {
+      cause_ = Cause::Timeout;
+      say("the job did not finish within --timeout {}; stopping {} running process(es)",
+          format_duration(options_.timeout), running_);
+      stop_all(SIGTERM);
+    }
+    if (stopping_ && !killed_ && now >= kill_deadline_) kill_all();
+    if (running_ == 0 && !drain_deadline) drain_deadline = Clock::now() + kOutputDrainTimeout;
+  }
+  for (Stream& stream : streams_) {
+    if (stream.fd.valid()) close_stream(stream);
+  }
+  return exit_code();
+}
+
+void Supervisor::on_signals() {
+  signalfd_siginfo info{};
+  while (::read(signal_fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+    int sig = static_cast<int>(info.ssi_signo);
+    if (sig == SIGCHLD) {
+      reap();
+      continue;
+    }
+    if (!stopping_) {
+      cause_ = Cause::Signal;
+      cause_code_ = sig;
+      say("received {}; stopping {} running process(es)", signal_name(sig), running_);
+      stop_all(sig);
+    } else if (!killed_) {
+      say("received {} again; killing {} running process(es) now", signal_name(sig), running_);
+      kill_all();
+    }
+  }
+  // SIGCHLD merges: one notice may stand for several exits, and one may have been read above already.
+  reap();
+}
+
+void Supervisor::reap() {
+  for (Child& child : children_) {
+    if (!child.running) continue;
+    int status = 0;
+    pid_t pid = ::waitpid(child.pid, &status, WNOHANG);
+    if (pid != child.pid) continue;
+    child.running = false;
+    --running_;
+    // Whatever the child left in its process group goes with it.
+    ::kill(-child.pid, SIGKILL);
+    bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (!failed || stopping_) continue;
+    cause_ = Cause::ChildFailed;
+    cause_code_ = status_code(status);
+    say("{} (pid {}) {}", child.spec.spawn.label, child.pid, describe_status(status));
+    if (running_ > 0) {
+      say("stopping {} other running process(es) after the failure of {}", running_, child.spec.spawn.label);
+    }
+    stop_all(SIGTERM);
+  }
+}
+
+void Supervisor::on_output(size_t stream_index) {
+  Stream& stream = streams_[stream_index];
+  if (!stream.fd.valid()) return;
+  // One read per event (epoll is level-triggered): a rank that prints without pause cannot starve the others.
+  char buffer[kReadChunkBytes];
+  ssize_t n = ::read(stream.fd.get(), buffer, sizeof(buffer));
+  if (n > 0) {
+    stream.forwarder->feed(std::string_view(buffer, static_cast<size_t>(n)));
+  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+    close_stream(stream);
+  }
+}
+
+void Supervisor::close_stream(Stream& stream) {
+  stream.forwarder->finish();
+  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, stream.fd.get(), nullptr);
+  stream.fd.reset();
+  --open_streams_;
+}
+
+void Supervisor::stop_all(int signal) {
+  stopping_ = true;
+  kill_deadline_ = Clock::now() + options_.grace_period;
+  for (Child& child : children_) {
+    if (child.running) ::kill(-child.pid, signal);
+  }
+}
+
+void Supervisor::kill_all() {
+  killed_ = true;
+  if (running_ > 0 && Clock::now() >= kill_deadline_) {
+    say("{} process(es) still running after the grace period of {}; sending SIGKILL", running_,
+        format_duration(options_.grace_period));
+  }
+  for (Child& child : children_) {
+    if (child.running) ::kill(-child.pid, SIGKILL);
+  }
+}
+
+int Supervisor::exit_code() const {
+  switch (cause_) {
+    case Cause::None: return 0;
+    case Cause::ChildFailed: return cause_code_;
+    case Cause::Signal: return 128 + cause_code_;
+    case Cause::Timeout: return kTimeoutExitCode;
+  }
+  return 1;
+}
+
+}  // namespace myriad::launcher
