@@ -71,8 +71,12 @@ HostSlots parse_line(std::string_view line, const std::string& where) {
       raise(ErrorCode::InvalidArgument, "{}: '{}': unexpected '{}': expected 'host [slots=N] [max_slots=M]'",
             where, line, word);
     }
-    int value = static_cast<int>(
-        config::parse_int(word.substr(eq + 1), fmt::format("{}: {}", where, key), 1, kMaxSlotsPerHost));
+    int value = 0;
+    try {
+      value = static_cast<int>(config::parse_int(word.substr(eq + 1), key, 1, kMaxSlotsPerHost));
+    } catch (const Error& e) {
+      raise(ErrorCode::InvalidArgument, "{}: '{}': {}", where, line, e.message());
+    }
     if (key == "slots") {
       entry.slots = value;
     } else {
