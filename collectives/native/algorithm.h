@@ -46,7 +46,7 @@ class Algorithm {
 
 // True when `args` describe a collective the native schedules implement:
 // kind is not Send/Recv, 0 <= rank < size, root in range, element_bytes > 0,
-// the topology (if set) has `size` ranks, and counts has the length the kind
+// a topology of `size` ranks is set, and counts has the length the kind
 // needs (empty for the non-`v` kinds). Every algorithm's supports() starts here.
 bool collective_args_valid(const CollectiveArgs& args);
 

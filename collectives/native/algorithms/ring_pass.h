@@ -1,0 +1,62 @@
+// Ring passes: the reduce-scatter and allgather halves of ring algorithms,
+// over any group of ranks, chunked and pipelined.
+//
+// A ring pass is a list of steps; at step k a member sends one chunk to its
+// right neighbour and receives one chunk from its left (storing or reducing
+// it). Step k+1 sends what step k received, so a step cannot start before
+// the previous one ends. Cutting every chunk into slices lets the pass run
+// as a wavefront: round t holds slice t-k of every step k, so step k+1's
+// send of slice s overlaps step k's receive of slice s+1 (and the reduction
+// of one slice overlaps the transfer of the next). Every member cuts a given
+// chunk the same way, so sender and receiver agree on each slice's size;
+// empty slices are left out on both sides.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "collectives/native/algorithms/layout.h"
+#include "collectives/native/schedule.h"
+
+namespace myriad {
+
+// Target size of one slice of a pipelined ring. Big enough that the per-
+// message latency stays small beside the transfer (256 KiB at shm's ~10 GB/s
+// is ~26 us against ~3 us latency), small enough that a multi-MiB chunk
+// splits into several slices that overlap.
+inline constexpr uint64_t kRingSliceBytes = 256 * 1024;
+
+// One step of a ring pass, as full chunks.
+struct RingStep {
+  Span send;            // to the right neighbour
+  Span recv;            // from the left neighbour; bytes equal the left's send at this step
+  Span local;           // the local operand when `reduce`
+  bool reduce = false;  // RecvReduce (dst = local op received) rather than Recv
+};
+
+// Slices every chunk of a pass is cut into: ceil(largest chunk / kRingSliceBytes), at least 1.
+int ring_slices(uint64_t largest_chunk_bytes);
+
+// Appends the pass as a wavefront of rounds. `first_round` steps (local
+// copies that must not wait) join round 0; they must not touch memory the
+// pass's round-0 steps write.
+void append_ring_pass(Schedule& schedule, int left, int right, const std::vector<RingStep>& steps, int slices,
+                      size_t element_bytes, const std::vector<Step>& first_round = {});
+
+// The steps of a ring reduce-scatter among m members, this being member
+// `pos`: `chunks` is the layout; member p's inputs are at `in`,
+// intermediate sums go to `acc` (which may be `in`, never read before
+// written otherwise) and member p ends with the sum of chunk p at `own`.
+std::vector<RingStep> ring_reduce_scatter_steps(int members, int pos, const std::vector<Block>& chunks,
+                                                Region in, Region acc, Span own, size_t element_bytes);
+
+// The steps of a ring allgather: member p's chunk is at `own` when the pass
+// starts; every chunk q ends at `out` + chunks[q] (member p's own chunk is
+// not written by the pass).
+std::vector<RingStep> ring_allgather_steps(int members, int pos, const std::vector<Block>& chunks, Region out,
+                                           Span own, size_t element_bytes);
+
+// Largest chunk in bytes.
+uint64_t largest_chunk_bytes(const std::vector<Block>& chunks, size_t element_bytes);
+
+}  // namespace myriad
