@@ -229,10 +229,13 @@ void ShmTransport::post(RecvRequest* request) {
 }
 
 void ShmTransport::notify(SegmentHeader* header) {
-  // Pairs with the fence in wait_for_activity(): either the sleeper sees
-  // what we published before it sleeps, or we see its sleeper count here.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (header->sleepers.load(std::memory_order_relaxed) != 0) {
+  // A read-modify-write of `sleepers`, paired with the sleeper's increment
+  // in wait_for_activity(): if ours comes first in the word's order, the
+  // sleeper's increment reads from it and so sees what we published before
+  // (release/acquire through the RMW chain); if the sleeper's comes first,
+  // we read a non-zero count and wake it. (An RMW rather than a fence plus
+  // a load: also well-defined for ThreadSanitizer.)
+  if (header->sleepers.fetch_add(0, std::memory_order_seq_cst) != 0) {
     header->doorbell.fetch_add(1, std::memory_order_release);
     futex_wake_all(&header->doorbell);
   }
@@ -353,8 +356,7 @@ void ShmTransport::wait_for_activity(std::chrono::microseconds timeout) {
   SegmentHeader* me = own_->header();
   while (true) {
     const uint32_t seq = me->doorbell.load(std::memory_order_acquire);
-    me->sleepers.fetch_add(1, std::memory_order_seq_cst);
-    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with notify()
+    me->sleepers.fetch_add(1, std::memory_order_seq_cst);  // pairs with notify()
     const bool ready = may_move();
     auto now = Clock::now();
     if (!ready && now < deadline) {
