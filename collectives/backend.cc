@@ -74,33 +74,55 @@ std::unique_ptr<Backend> make_backend(std::string_view name, const BackendContex
 
 WorkPtr Backend::not_supported(OpKind kind) const {
   auto work = std::make_shared<Work>(OpDescriptor{.kind = kind});
-  work->fail(std::make_exception_ptr(
-      Error(ErrorCode::NotSupported, fmt::format("the {} backend does not support {}", name(), op_kind_name(kind)))));
+  work->fail(
+      std::make_exception_ptr(Error(ErrorCode::NotSupported, fmt::format("the {} backend does not support {}",
+                                                                         name(), op_kind_name(kind)))));
   return work;
 }
 
-WorkPtr Backend::allreduce(TensorView, TensorView, const AllreduceOptions&) { return not_supported(OpKind::Allreduce); }
-WorkPtr Backend::reduce(TensorView, TensorView, const ReduceOptions&) { return not_supported(OpKind::Reduce); }
-WorkPtr Backend::broadcast(TensorView, const RootOptions&) { return not_supported(OpKind::Broadcast); }
-WorkPtr Backend::allgather(TensorView, TensorView, const CollectiveOptions&) { return not_supported(OpKind::Allgather); }
+WorkPtr Backend::allreduce(TensorView, TensorView, const AllreduceOptions&) {
+  return not_supported(OpKind::Allreduce);
+}
+WorkPtr Backend::reduce(TensorView, TensorView, const ReduceOptions&) {
+  return not_supported(OpKind::Reduce);
+}
+WorkPtr Backend::broadcast(TensorView, const RootOptions&) {
+  return not_supported(OpKind::Broadcast);
+}
+WorkPtr Backend::allgather(TensorView, TensorView, const CollectiveOptions&) {
+  return not_supported(OpKind::Allgather);
+}
 WorkPtr Backend::allgatherv(TensorView, TensorView, const std::vector<uint64_t>&, const CollectiveOptions&) {
   return not_supported(OpKind::Allgatherv);
 }
 WorkPtr Backend::reduce_scatter(TensorView, TensorView, const ReduceScatterOptions&) {
   return not_supported(OpKind::ReduceScatter);
 }
-WorkPtr Backend::reduce_scatterv(TensorView, TensorView, const std::vector<uint64_t>&, const ReduceScatterOptions&) {
+WorkPtr Backend::reduce_scatterv(TensorView, TensorView, const std::vector<uint64_t>&,
+                                 const ReduceScatterOptions&) {
   return not_supported(OpKind::ReduceScatterv);
 }
-WorkPtr Backend::alltoall(TensorView, TensorView, const CollectiveOptions&) { return not_supported(OpKind::Alltoall); }
+WorkPtr Backend::alltoall(TensorView, TensorView, const CollectiveOptions&) {
+  return not_supported(OpKind::Alltoall);
+}
 WorkPtr Backend::alltoallv(TensorView, TensorView, const std::vector<uint64_t>&, const std::vector<uint64_t>&,
                            const CollectiveOptions&) {
   return not_supported(OpKind::Alltoallv);
 }
-WorkPtr Backend::gather(TensorView, TensorView, const RootOptions&) { return not_supported(OpKind::Gather); }
-WorkPtr Backend::scatter(TensorView, TensorView, const RootOptions&) { return not_supported(OpKind::Scatter); }
-WorkPtr Backend::barrier(const CollectiveOptions&) { return not_supported(OpKind::Barrier); }
-WorkPtr Backend::send(TensorView, int, uint64_t, const CollectiveOptions&) { return not_supported(OpKind::Send); }
-WorkPtr Backend::recv(TensorView, int, uint64_t, const CollectiveOptions&) { return not_supported(OpKind::Recv); }
+WorkPtr Backend::gather(TensorView, TensorView, const RootOptions&) {
+  return not_supported(OpKind::Gather);
+}
+WorkPtr Backend::scatter(TensorView, TensorView, const RootOptions&) {
+  return not_supported(OpKind::Scatter);
+}
+WorkPtr Backend::barrier(const CollectiveOptions&) {
+  return not_supported(OpKind::Barrier);
+}
+WorkPtr Backend::send(TensorView, int, uint64_t, const CollectiveOptions&) {
+  return not_supported(OpKind::Send);
+}
+WorkPtr Backend::recv(TensorView, int, uint64_t, const CollectiveOptions&) {
+  return not_supported(OpKind::Recv);
+}
 
 }  // namespace myriad

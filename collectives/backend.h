@@ -27,10 +27,10 @@ namespace myriad {
 // What a backend is built from.
 struct BackendContext {
   std::shared_ptr<World> world;
-  std::vector<int> group;    // world rank of each communicator rank
-  int rank = 0;              // this process's communicator rank
-  std::string comm_id;       // unique within the job; names store keys and segments
-  std::shared_ptr<Store> store;  // scoped to this communicator
+  std::vector<int> group;                // world rank of each communicator rank
+  int rank = 0;                          // this process's communicator rank
+  std::string comm_id;                   // unique within the job; names store keys and segments
+  std::shared_ptr<Store> store;          // scoped to this communicator
   std::chrono::milliseconds timeout{0};  // default operation timeout
 
   int size() const { return static_cast<int>(group.size()); }

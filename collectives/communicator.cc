@@ -24,7 +24,8 @@ std::chrono::milliseconds default_timeout(std::chrono::milliseconds requested) {
 
 }  // namespace
 
-std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world, CommunicatorOptions options) {
+std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
+                                                   CommunicatorOptions options) {
   BackendContext context;
   context.world = world;
   context.group.resize(world->size());
@@ -32,15 +33,16 @@ std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
   context.rank = world->rank();
   context.comm_id = fmt::format("c{}", g_world_communicators.fetch_add(1));
   context.timeout = default_timeout(options.timeout);
-  std::string backend = options.backend.empty()
-                            ? config::get_string(Env::process(), "MYRIAD_BACKEND").value_or(std::string(kDefaultBackend))
-                            : options.backend;
+  std::string backend =
+      options.backend.empty()
+          ? config::get_string(Env::process(), "MYRIAD_BACKEND").value_or(std::string(kDefaultBackend))
+          : options.backend;
   return std::shared_ptr<Communicator>(new Communicator(std::move(context), backend));
 }
 
 Communicator::Communicator(BackendContext context, std::string backend) : context_(std::move(context)) {
-  context_.store = std::make_shared<PrefixStore>(fmt::format("comm/{}", context_.comm_id),
-                                                 context_.world->shared_store());
+  context_.store =
+      std::make_shared<PrefixStore>(fmt::format("comm/{}", context_.comm_id), context_.world->shared_store());
   const std::vector<std::string>& nodes = context_.world->nodes();
   const std::string& my_node = nodes[context_.group[context_.rank]];
   local_size_ = 0;
@@ -55,7 +57,9 @@ Communicator::Communicator(BackendContext context, std::string backend) : contex
 
 Communicator::~Communicator() = default;
 
-const std::string& Communicator::node() const { return context_.world->nodes()[context_.group[context_.rank]]; }
+const std::string& Communicator::node() const {
+  return context_.world->nodes()[context_.group[context_.rank]];
+}
 
 std::shared_ptr<Communicator> Communicator::split(int color, int key) {
   int split_index;
@@ -72,7 +76,8 @@ std::shared_ptr<Communicator> Communicator::split(int color, int key) {
   for (int r = 0; r < size(); ++r) {
     if (all[2 * r] == color) members.push_back(r);
   }
-  std::stable_sort(members.begin(), members.end(), [&](int a, int b) { return all[2 * a + 1] < all[2 * b + 1]; });
+  std::stable_sort(members.begin(), members.end(),
+                   [&](int a, int b) { return all[2 * a + 1] < all[2 * b + 1]; });
 
   BackendContext context;
   context.world = context_.world;
@@ -130,14 +135,16 @@ WorkPtr Communicator::allgatherv(TensorView input, TensorView output, const std:
   return backend_->allgatherv(input, output, counts, options);
 }
 
-WorkPtr Communicator::reduce_scatter(TensorView input, TensorView output, const ReduceScatterOptions& options) {
+WorkPtr Communicator::reduce_scatter(TensorView input, TensorView output,
+                                     const ReduceScatterOptions& options) {
   validate::blocks("reduce_scatter", output, "output", input, "input", size());
   validate::reduction("reduce_scatter", input.dtype, options.op);
   std::lock_guard lock(mutex_);
   return backend_->reduce_scatter(input, output, options);
 }
 
-WorkPtr Communicator::reduce_scatterv(TensorView input, TensorView output, const std::vector<uint64_t>& counts,
+WorkPtr Communicator::reduce_scatterv(TensorView input, TensorView output,
+                                      const std::vector<uint64_t>& counts,
                                       const ReduceScatterOptions& options) {
   validate::counts("reduce_scatterv", counts, "counts", size(), rank(), output, "output", input, "input");
   validate::reduction("reduce_scatterv", input.dtype, options.op);

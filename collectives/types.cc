@@ -13,13 +13,20 @@ struct KindName {
 };
 
 constexpr KindName kKindNames[] = {
-    {OpKind::Allreduce, "allreduce"},       {OpKind::Reduce, "reduce"},
-    {OpKind::Broadcast, "broadcast"},       {OpKind::Allgather, "allgather"},
-    {OpKind::Allgatherv, "allgatherv"},     {OpKind::ReduceScatter, "reduce_scatter"},
-    {OpKind::ReduceScatterv, "reduce_scatterv"}, {OpKind::Alltoall, "alltoall"},
-    {OpKind::Alltoallv, "alltoallv"},       {OpKind::Gather, "gather"},
-    {OpKind::Scatter, "scatter"},           {OpKind::Barrier, "barrier"},
-    {OpKind::Send, "send"},                 {OpKind::Recv, "recv"},
+    {OpKind::Allreduce, "allreduce"},
+    {OpKind::Reduce, "reduce"},
+    {OpKind::Broadcast, "broadcast"},
+    {OpKind::Allgather, "allgather"},
+    {OpKind::Allgatherv, "allgatherv"},
+    {OpKind::ReduceScatter, "reduce_scatter"},
+    {OpKind::ReduceScatterv, "reduce_scatterv"},
+    {OpKind::Alltoall, "alltoall"},
+    {OpKind::Alltoallv, "alltoallv"},
+    {OpKind::Gather, "gather"},
+    {OpKind::Scatter, "scatter"},
+    {OpKind::Barrier, "barrier"},
+    {OpKind::Send, "send"},
+    {OpKind::Recv, "recv"},
 };
 
 bool has_reduction(OpKind kind) {
@@ -102,7 +109,8 @@ OpDescriptor decode_op_descriptor(const uint8_t (&in)[kOpDescriptorWireBytes]) {
   // an out-of-range enum further down.
   if (kind > static_cast<uint8_t>(OpKind::Recv) || dtype > static_cast<uint8_t>(DType::I64) ||
       op > static_cast<uint8_t>(ReduceOp::Avg)) {
-    raise(ErrorCode::PeerFailure, "malformed operation descriptor (kind {}, dtype {}, op {})", kind, dtype, op);
+    raise(ErrorCode::PeerFailure, "malformed operation descriptor (kind {}, dtype {}, op {})", kind, dtype,
+          op);
   }
   d.kind = static_cast<OpKind>(kind);
   d.dtype = static_cast<DType>(dtype);

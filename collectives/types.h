@@ -40,10 +40,10 @@ struct OpDescriptor {
   OpKind kind = OpKind::Barrier;
   DType dtype = DType::F32;
   ReduceOp op = ReduceOp::Sum;
-  int32_t root = -1;        // -1 where the op has no root
-  uint64_t count = 0;       // elements per rank as the op defines it
-  uint64_t counts_hash = 0; // hash of the per-rank counts of a `v` variant, else 0
-  uint64_t seq = 0;         // position in the communicator's call sequence
+  int32_t root = -1;         // -1 where the op has no root
+  uint64_t count = 0;        // elements per rank as the op defines it
+  uint64_t counts_hash = 0;  // hash of the per-rank counts of a `v` variant, else 0
+  uint64_t seq = 0;          // position in the communicator's call sequence
 
   // "allreduce(f32, 1024, sum)", "broadcast(i32, 7, root 2)", "barrier()".
   std::string to_string() const;

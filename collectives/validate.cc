@@ -29,8 +29,8 @@ void same_shape(std::string_view op, const TensorView& input, const TensorView& 
   }
 }
 
-void blocks(std::string_view op, const TensorView& block, std::string_view block_name, const TensorView& whole,
-            std::string_view whole_name, int size) {
+void blocks(std::string_view op, const TensorView& block, std::string_view block_name,
+            const TensorView& whole, std::string_view whole_name, int size) {
   buffer(op, block_name, block);
   buffer(op, whole_name, whole);
   if (block.dtype != whole.dtype) {
@@ -38,8 +38,9 @@ void blocks(std::string_view op, const TensorView& block, std::string_view block
           whole_name, dtype_name(whole.dtype));
   }
   if (whole.count != block.count * static_cast<uint64_t>(size)) {
-    raise(ErrorCode::InvalidArgument, "{}: {} has {} elements but must hold {} ranks x {} elements of {} = {}", op,
-          whole_name, whole.count, size, block.count, block_name, block.count * size);
+    raise(ErrorCode::InvalidArgument,
+          "{}: {} has {} elements but must hold {} ranks x {} elements of {} = {}", op, whole_name,
+          whole.count, size, block.count, block_name, block.count * size);
   }
 }
 
@@ -66,27 +67,27 @@ void packed(std::string_view op, const std::vector<uint64_t>& counts, std::strin
             const TensorView& view, std::string_view name) {
   buffer(op, name, view);
   if (counts.size() != static_cast<size_t>(size)) {
-    raise(ErrorCode::InvalidArgument, "{}: {} has {} entries but the communicator has {} ranks", op, counts_name,
-          counts.size(), size);
+    raise(ErrorCode::InvalidArgument, "{}: {} has {} entries but the communicator has {} ranks", op,
+          counts_name, counts.size(), size);
   }
   uint64_t total = std::accumulate(counts.begin(), counts.end(), uint64_t{0});
   if (total != view.count) {
-    raise(ErrorCode::InvalidArgument, "{}: {} add up to {} elements but {} has {}", op, counts_name, total, name,
-          view.count);
+    raise(ErrorCode::InvalidArgument, "{}: {} add up to {} elements but {} has {}", op, counts_name, total,
+          name, view.count);
   }
 }
 
 void root(std::string_view op, int root, int size) {
   if (root < 0 || root >= size) {
-    raise(ErrorCode::InvalidArgument, "{}: root {} is out of range: the communicator has ranks 0 to {}", op, root,
-          size - 1);
+    raise(ErrorCode::InvalidArgument, "{}: root {} is out of range: the communicator has ranks 0 to {}", op,
+          root, size - 1);
   }
 }
 
 void peer(std::string_view op, int peer, int size, int rank) {
   if (peer < 0 || peer >= size) {
-    raise(ErrorCode::InvalidArgument, "{}: peer {} is out of range: the communicator has ranks 0 to {}", op, peer,
-          size - 1);
+    raise(ErrorCode::InvalidArgument, "{}: peer {} is out of range: the communicator has ranks 0 to {}", op,
+          peer, size - 1);
   }
   if (peer == rank) raise(ErrorCode::InvalidArgument, "{}: peer {} is this rank itself", op, peer);
 }
@@ -99,8 +100,8 @@ void reduction(std::string_view op, DType dtype, ReduceOp reduce) {
 
 void on_cpu(std::string_view op, std::string_view backend, std::string_view name, const TensorView& view) {
   if (!view.device.is_cpu()) {
-    raise(ErrorCode::InvalidArgument, "{}: the {} backend takes CPU memory but {} is on {}", op, backend, name,
-          device_name(view.device));
+    raise(ErrorCode::InvalidArgument, "{}: the {} backend takes CPU memory but {} is on {}", op, backend,
+          name, device_name(view.device));
   }
 }
 

@@ -16,8 +16,8 @@ void buffer(std::string_view op, std::string_view name, const TensorView& view);
 void same_shape(std::string_view op, const TensorView& input, const TensorView& output);
 void same_dtype(std::string_view op, const TensorView& input, const TensorView& output);
 // `whole` holds exactly `size` blocks of `block`'s count, same dtype.
-void blocks(std::string_view op, const TensorView& block, std::string_view block_name, const TensorView& whole,
-            std::string_view whole_name, int size);
+void blocks(std::string_view op, const TensorView& block, std::string_view block_name,
+            const TensorView& whole, std::string_view whole_name, int size);
 // view.count is a multiple of size.
 void divisible(std::string_view op, std::string_view name, const TensorView& view, int size);
 // counts has `size` entries, counts[rank] == mine.count, sum(counts) == all.count.

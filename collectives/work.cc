@@ -16,8 +16,8 @@ void Work::wait() {
 void Work::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   if (!done_cv_.wait_for(lock, timeout, [&] { return done_; })) {
-    raise(ErrorCode::Timeout, "{} (sequence {}) did not complete within the {} ms wait", descriptor_.to_string(),
-          descriptor_.seq, timeout.count());
+    raise(ErrorCode::Timeout, "{} (sequence {}) did not complete within the {} ms wait",
+          descriptor_.to_string(), descriptor_.seq, timeout.count());
   }
   if (error_) std::rethrow_exception(error_);
 }
@@ -50,9 +50,13 @@ void Work::on_complete(std::function<void(Work&)> callback) {
   callback(*this);
 }
 
-void Work::complete() { finish(nullptr); }
+void Work::complete() {
+  finish(nullptr);
+}
 
-void Work::fail(std::exception_ptr error) { finish(error ? error : std::make_exception_ptr(Error(ErrorCode::Internal, "failed without an error"))); }
+void Work::fail(std::exception_ptr error) {
+  finish(error ? error : std::make_exception_ptr(Error(ErrorCode::Internal, "failed without an error")));
+}
 
 void Work::finish(std::exception_ptr error) {
   std::vector<std::function<void(Work&)>> callbacks;

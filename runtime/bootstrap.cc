@@ -52,8 +52,8 @@ void fill_ranks(const Env& env, const RankSource& source, BootstrapInfo& info) {
                                             ? read_slurm_tasks_per_node(env, source.local_world_size)
                                             : read_int(env, source.local_world_size, 1);
   if (!world_size) {
-    raise(ErrorCode::InvalidArgument, "{}={} is set but {} is not: a {} launch sets both", source.rank,
-          *rank, source.world_size, source.name);
+    raise(ErrorCode::InvalidArgument, "{}={} is set but {} is not: a {} launch sets both", source.rank, *rank,
+          source.world_size, source.name);
   }
   if (*rank >= *world_size) {
     raise(ErrorCode::InvalidArgument, "{}={} is not below {}={}", source.rank, *rank, source.world_size,

@@ -9,7 +9,9 @@
 
 namespace myriad {
 
-Env Env::process() { return Env(); }
+Env Env::process() {
+  return Env();
+}
 
 Env Env::from_map(std::map<std::string, std::string> vars) {
   Env env;
@@ -34,24 +36,37 @@ namespace {
 
 // The single table of variables. Keep docs/config.md in step (a test checks).
 constexpr Variable kVariables[] = {
-    {"MYRIAD_RANK", "int", "", "Global rank of this process; read before torchrun's, Open MPI's and Slurm's variables."},
+    {"MYRIAD_RANK", "int", "",
+     "Global rank of this process; read before torchrun's, Open MPI's and Slurm's variables."},
     {"MYRIAD_WORLD_SIZE", "int", "", "Number of ranks in the job."},
     {"MYRIAD_LOCAL_RANK", "int", "", "Rank of this process among the ranks of its node."},
     {"MYRIAD_LOCAL_WORLD_SIZE", "int", "", "Number of ranks on this node."},
-    {"MYRIAD_NODE_ID", "string", "hostname", "Name of this rank's node. Ranks with different node ids are treated as on different hosts, so one machine can emulate several nodes."},
-    {"MYRIAD_STORE", "host:port", "", "Address of the rendezvous store; falls back to MASTER_ADDR:MASTER_PORT."},
+    {"MYRIAD_NODE_ID", "string", "hostname",
+     "Name of this rank's node. Ranks with different node ids are treated as on different hosts, so one "
+     "machine can emulate several nodes."},
+    {"MYRIAD_STORE", "host:port", "",
+     "Address of the rendezvous store; falls back to MASTER_ADDR:MASTER_PORT."},
     {"MYRIAD_TOKEN", "string", "", "Job token every store connection presents first. Set by `myriad run`."},
-    {"MYRIAD_RUN_ID", "string", "", "Identifier of the job; names its shared-memory segments and temporary files."},
+    {"MYRIAD_RUN_ID", "string", "",
+     "Identifier of the job; names its shared-memory segments and temporary files."},
     {"MYRIAD_RESTART_COUNT", "int", "0", "How many times the ranks of this job have been restarted."},
     {"MYRIAD_LOG_LEVEL", "choice", "info", "Log level: trace, debug, info, warn, error, off."},
-    {"MYRIAD_TIMEOUT", "duration", "300s", "Default timeout of a blocking operation (store calls, bootstrap, collectives). Units ms, s, m, h."},
-    {"MYRIAD_STORE_CONNECT_TIMEOUT", "duration", "60s", "How long a store client keeps retrying to connect before failing with Unavailable."},
-    {"MYRIAD_PYTHON", "string", "the project's virtual environment", "Python interpreter `myriad run` uses for a .py program."},
-    {"MYRIAD_BACKEND", "choice", "native", "Backend of a communicator created without one: native, mpi or nccl (those built)."},
-    {"MYRIAD_ALGO", "string", "", "Algorithm per operation for the native backend, e.g. allreduce:ring,broadcast:tree."},
-    {"MYRIAD_TUNING_FILE", "string", "", "JSON file with link costs and algorithm rules for the native backend's selector (docs/tuning.md)."},
-    {"MYRIAD_TCP_HOST", "string", "127.0.0.1", "Address the native backend's TCP transport listens on and advertises to ranks of other nodes."},
-    {"MYRIAD_KERNELS_ISA", "choice", "best the CPU has", "Highest instruction set the reduction kernels use: scalar, avx2 or avx512."},
+    {"MYRIAD_TIMEOUT", "duration", "300s",
+     "Default timeout of a blocking operation (store calls, bootstrap, collectives). Units ms, s, m, h."},
+    {"MYRIAD_STORE_CONNECT_TIMEOUT", "duration", "60s",
+     "How long a store client keeps retrying to connect before failing with Unavailable."},
+    {"MYRIAD_PYTHON", "string", "the project's virtual environment",
+     "Python interpreter `myriad run` uses for a .py program."},
+    {"MYRIAD_BACKEND", "choice", "native",
+     "Backend of a communicator created without one: native, mpi or nccl (those built)."},
+    {"MYRIAD_ALGO", "string", "",
+     "Algorithm per operation for the native backend, e.g. allreduce:ring,broadcast:tree."},
+    {"MYRIAD_TUNING_FILE", "string", "",
+     "JSON file with link costs and algorithm rules for the native backend's selector (docs/tuning.md)."},
+    {"MYRIAD_TCP_HOST", "string", "127.0.0.1",
+     "Address the native backend's TCP transport listens on and advertises to ranks of other nodes."},
+    {"MYRIAD_KERNELS_ISA", "choice", "best the CPU has",
+     "Highest instruction set the reduction kernels use: scalar, avx2 or avx512."},
 };
 
 std::string lower(std::string_view text) {
@@ -68,7 +83,9 @@ std::string_view trim(std::string_view text) {
 
 }  // namespace
 
-std::span<const Variable> variables() { return kVariables; }
+std::span<const Variable> variables() {
+  return kVariables;
+}
 
 std::optional<std::string> get_string(const Env& env, std::string_view name) {
   std::optional<std::string> value = env.get(name);
@@ -84,8 +101,8 @@ int64_t parse_int(std::string_view text, std::string_view what, int64_t min, int
     raise(ErrorCode::InvalidArgument, "{}='{}' is not an integer", what, text);
   }
   if (value < min || value > max) {
-    raise(ErrorCode::InvalidArgument, "{}={} is out of range: accepted values are {} to {}", what,
-          value, min, max);
+    raise(ErrorCode::InvalidArgument, "{}={} is out of range: accepted values are {} to {}", what, value, min,
+          max);
   }
   return value;
 }
@@ -108,10 +125,14 @@ std::chrono::milliseconds parse_duration(std::string_view text, std::string_view
   double number = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + digits, number);
   double scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "m" || unit == "min") scale = 60'000;
-  else if (unit == "h") scale = 3'600'000;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "m" || unit == "min")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
   if (digits == 0 || ec != std::errc() || end != t.data() + digits || scale == 0 || number < 0) {
     raise(ErrorCode::InvalidArgument,
           "{}='{}' is not a duration: accepted values are a non-negative number with an optional "

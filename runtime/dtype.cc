@@ -40,13 +40,12 @@ DType parse_dtype(std::string_view text) {
     DType dtype;
   };
   static constexpr Alias kAliases[] = {
-      {"f32", DType::F32},   {"float", DType::F32},     {"float32", DType::F32},
-      {"f64", DType::F64},   {"double", DType::F64},    {"float64", DType::F64},
-      {"f16", DType::F16},   {"half", DType::F16},      {"float16", DType::F16},
-      {"bf16", DType::BF16}, {"bfloat16", DType::BF16}, {"i8", DType::I8},
-      {"int8", DType::I8},   {"u8", DType::U8},         {"uint8", DType::U8},
-      {"i32", DType::I32},   {"int", DType::I32},       {"int32", DType::I32},
-      {"i64", DType::I64},   {"int64", DType::I64},     {"long", DType::I64},
+      {"f32", DType::F32},     {"float", DType::F32},   {"float32", DType::F32},   {"f64", DType::F64},
+      {"double", DType::F64},  {"float64", DType::F64}, {"f16", DType::F16},       {"half", DType::F16},
+      {"float16", DType::F16}, {"bf16", DType::BF16},   {"bfloat16", DType::BF16}, {"i8", DType::I8},
+      {"int8", DType::I8},     {"u8", DType::U8},       {"uint8", DType::U8},      {"i32", DType::I32},
+      {"int", DType::I32},     {"int32", DType::I32},   {"i64", DType::I64},       {"int64", DType::I64},
+      {"long", DType::I64},
   };
   for (const Alias& alias : kAliases) {
     if (alias.name == text) return alias.dtype;
@@ -74,8 +73,8 @@ ReduceOp parse_reduce_op(std::string_view text) {
   for (ReduceOp op : kAllReduceOps) {
     if (reduce_op_name(op) == text) return op;
   }
-  raise(ErrorCode::InvalidArgument,
-        "unknown reduction '{}': accepted values are sum, prod, min, max, avg", text);
+  raise(ErrorCode::InvalidArgument, "unknown reduction '{}': accepted values are sum, prod, min, max, avg",
+        text);
 }
 
 std::string device_name(Device device) {

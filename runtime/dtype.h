@@ -26,8 +26,8 @@ DType parse_dtype(std::string_view text);
 bool dtype_is_floating(DType dtype);
 
 enum class ReduceOp : uint8_t { Sum, Prod, Min, Max, Avg };
-inline constexpr ReduceOp kAllReduceOps[] = {ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min,
-                                             ReduceOp::Max, ReduceOp::Avg};
+inline constexpr ReduceOp kAllReduceOps[] = {ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min, ReduceOp::Max,
+                                             ReduceOp::Avg};
 std::string_view reduce_op_name(ReduceOp op);
 ReduceOp parse_reduce_op(std::string_view text);
 
@@ -58,7 +58,9 @@ struct TensorView {
 
   size_t bytes() const { return count * dtype_size(dtype); }
   template <typename T>
-  T* as() const { return static_cast<T*>(data); }
+  T* as() const {
+    return static_cast<T*>(data);
+  }
 };
 
 }  // namespace myriad

@@ -64,10 +64,10 @@ namespace detail {
 
 // MYRIAD_CHECK(cond) / MYRIAD_CHECK(cond, "fmt", args...): an internal
 // invariant. Throws Error(Internal) naming the expression and location.
-#define MYRIAD_CHECK(cond, ...)                                                        \
-  do {                                                                                  \
-    if (!(cond)) [[unlikely]] {                                                         \
-      ::myriad::detail::check_failed(#cond, __FILE__, __LINE__,                         \
-                                     ::fmt::format("" __VA_OPT__(, ) __VA_ARGS__));     \
-    }                                                                                   \
+#define MYRIAD_CHECK(cond, ...)                                                     \
+  do {                                                                              \
+    if (!(cond)) [[unlikely]] {                                                     \
+      ::myriad::detail::check_failed(#cond, __FILE__, __LINE__,                     \
+                                     ::fmt::format("" __VA_OPT__(, ) __VA_ARGS__)); \
+    }                                                                               \
   } while (false)

@@ -19,8 +19,7 @@ spdlog::level::level_enum parse_level(std::string_view level) {
   if (level == "error") return spdlog::level::err;
   if (level == "off") return spdlog::level::off;
   raise(ErrorCode::InvalidArgument,
-        "log level '{}' is not accepted: accepted values are trace, debug, info, warn, error, off",
-        level);
+        "log level '{}' is not accepted: accepted values are trace, debug, info, warn, error, off", level);
 }
 
 void set_tag(spdlog::logger& log, std::string_view tag) {
@@ -49,8 +48,12 @@ void set_log_rank(int rank) {
   set_tag(logger(), rank < 0 ? std::string("rank -") : fmt::format("rank {}", rank));
 }
 
-void set_log_role(std::string_view role) { set_tag(logger(), role); }
+void set_log_role(std::string_view role) {
+  set_tag(logger(), role);
+}
 
-void set_log_level(std::string_view level) { logger().set_level(parse_level(level)); }
+void set_log_level(std::string_view level) {
+  logger().set_level(parse_level(level));
+}
 
 }  // namespace myriad

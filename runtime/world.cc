@@ -73,8 +73,9 @@ std::vector<std::string> World::exchange(const std::string& name, const std::str
       for (int other = peer; other < size(); ++other) {
         if (!store_->check({world_key(info_, name, other)})) missing.push_back(std::to_string(other));
       }
-      raise(ErrorCode::Timeout, "rank {}: exchange '{}' timed out after {} ms waiting for rank(s) {} at store {}",
-            rank(), name, store_->timeout().count(), fmt::join(missing, ", "), store_->address());
+      raise(ErrorCode::Timeout,
+            "rank {}: exchange '{}' timed out after {} ms waiting for rank(s) {} at store {}", rank(), name,
+            store_->timeout().count(), fmt::join(missing, ", "), store_->address());
     }
   }
   return values;
@@ -91,8 +92,9 @@ void World::barrier(const std::string& name) {
   } catch (const Error& error) {
     if (error.code() != ErrorCode::Timeout) throw;
     std::string arrived = store_->check({count_key}) ? store_->get(count_key) : "0";
-    raise(ErrorCode::Timeout, "rank {}: barrier '{}' timed out after {} ms: {} of {} ranks arrived (store {})",
-          rank(), name, store_->timeout().count(), arrived, size(), store_->address());
+    raise(ErrorCode::Timeout,
+          "rank {}: barrier '{}' timed out after {} ms: {} of {} ranks arrived (store {})", rank(), name,
+          store_->timeout().count(), arrived, size(), store_->address());
   }
 }
 

@@ -121,10 +121,11 @@ int main(int argc, char** argv) {
   if (algorithms.empty()) algorithms.push_back("");
 
   if (rank == 0) {
-    std::printf("# %d ranks, %d emulated node(s), f32 sum in place; times are medians over %d interleaved blocks\n",
-                size, nodes, kPairs);
-    std::printf("%12s %-14s %11s %11s %9s %9s %7s %7s %7s %8s\n", "bytes", "myriad algo", "myriad us", "mpi us",
-                "myriad bw", "mpi bw", "ratio", "p10", "p90", "of bound");
+    std::printf(
+        "# %d ranks, %d emulated node(s), f32 sum in place; times are medians over %d interleaved blocks\n",
+        size, nodes, kPairs);
+    std::printf("%12s %-14s %11s %11s %9s %9s %7s %7s %7s %8s\n", "bytes", "myriad algo", "myriad us",
+                "mpi us", "myriad bw", "mpi bw", "ratio", "p10", "p90", "of bound");
   }
   const double bus_factor = 2.0 * (size - 1) / size;
   for (uint64_t bytes = min_bytes; bytes <= max_bytes; bytes *= 4) {
@@ -135,7 +136,9 @@ int main(int argc, char** argv) {
     std::vector<float> half_c(count / 2 + 1, 0.0f);
     myriad::TensorView view{buffer.data(), count, myriad::DType::F32};
 
-    auto run_mpi = [&] { MPI_Allreduce(MPI_IN_PLACE, buffer.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); };
+    auto run_mpi = [&] {
+      MPI_Allreduce(MPI_IN_PLACE, buffer.data(), static_cast<int>(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    };
     // Warm up both, and size the blocks from MPI's time.
     for (int i = 0; i < 3; ++i) run_mpi();
     double estimate = time_block(3, run_mpi);
@@ -157,7 +160,8 @@ int main(int argc, char** argv) {
         ratios.push_back(b / a);
         if (size == 2) {
           bounds.push_back(time_block(iterations, [&] {
-            myriad::kernels::reduce(myriad::kernels::ReduceKind::Sum, half_a.data(), half_b.data(), count / 2);
+            myriad::kernels::reduce(myriad::kernels::ReduceKind::Sum, half_a.data(), half_b.data(),
+                                    count / 2);
             std::memcpy(half_c.data(), half_b.data(), (count / 2) * sizeof(float));
           }));
         }
@@ -165,12 +169,15 @@ int main(int argc, char** argv) {
       if (rank == 0) {
         double t_ours = percentile(ours, 0.5);
         double t_theirs = percentile(theirs, 0.5);
-        std::string of_bound = bounds.empty() ? "-" : std::to_string(static_cast<int>(100 * percentile(bounds, 0.5) / t_ours)) + "%";
+        std::string of_bound =
+            bounds.empty() ? "-"
+                           : std::to_string(static_cast<int>(100 * percentile(bounds, 0.5) / t_ours)) + "%";
         std::printf("%12llu %-14s %11.1f %11.1f %9.2f %9.2f %7.2f %7.2f %7.2f %8s\n",
-                    static_cast<unsigned long long>(bytes), algorithm.empty() ? "(selected)" : algorithm.c_str(),
-                    t_ours * 1e6, t_theirs * 1e6, bus_factor * bytes / t_ours / 1e9,
-                    bus_factor * bytes / t_theirs / 1e9, percentile(ratios, 0.5), percentile(ratios, 0.1),
-                    percentile(ratios, 0.9), of_bound.c_str());
+                    static_cast<unsigned long long>(bytes),
+                    algorithm.empty() ? "(selected)" : algorithm.c_str(), t_ours * 1e6, t_theirs * 1e6,
+                    bus_factor * bytes / t_ours / 1e9, bus_factor * bytes / t_theirs / 1e9,
+                    percentile(ratios, 0.5), percentile(ratios, 0.1), percentile(ratios, 0.9),
+                    of_bound.c_str());
         std::fflush(stdout);
       }
     }

@@ -116,34 +116,35 @@ class MpiBackend : public Backend {
 
   WorkPtr allreduce(TensorView in, TensorView out, const AllreduceOptions& o) override {
     check("allreduce", in, out);
-    return run({.kind = OpKind::Allreduce, .dtype = in.dtype, .op = o.op, .count = in.count}, o.timeout, [=, this] {
-      MPI_Request request;
-      MPI_Iallreduce(send_buffer(in, out), out.data, to_int(in.count, "allreduce"), mpi::datatype(in.dtype),
-                     mpi::reduce_op(in.dtype, o.op), comm_, &request);
-      return std::make_pair(request, o.op == ReduceOp::Avg ? out : TensorView{});
-    });
+    return run({.kind = OpKind::Allreduce, .dtype = in.dtype, .op = o.op, .count = in.count}, o.timeout,
+               [=, this] {
+                 MPI_Request request;
+                 MPI_Iallreduce(send_buffer(in, out), out.data, to_int(in.count, "allreduce"),
+                                mpi::datatype(in.dtype), mpi::reduce_op(in.dtype, o.op), comm_, &request);
+                 return std::make_pair(request, o.op == ReduceOp::Avg ? out : TensorView{});
+               });
   }
 
   WorkPtr reduce(TensorView in, TensorView out, const ReduceOptions& o) override {
     bool root = context_.rank == o.root;
     check("reduce", in, root ? out : in);
-    return run({.kind = OpKind::Reduce, .dtype = in.dtype, .op = o.op, .root = o.root, .count = in.count}, o.timeout,
-               [=, this] {
+    return run({.kind = OpKind::Reduce, .dtype = in.dtype, .op = o.op, .root = o.root, .count = in.count},
+               o.timeout, [=, this] {
                  MPI_Request request;
                  MPI_Ireduce(root ? send_buffer(in, out) : in.data, root ? out.data : nullptr,
-                             to_int(in.count, "reduce"), mpi::datatype(in.dtype), mpi::reduce_op(in.dtype, o.op),
-                             o.root, comm_, &request);
+                             to_int(in.count, "reduce"), mpi::datatype(in.dtype),
+                             mpi::reduce_op(in.dtype, o.op), o.root, comm_, &request);
                  return std::make_pair(request, root && o.op == ReduceOp::Avg ? out : TensorView{});
                });
   }
 
   WorkPtr broadcast(TensorView buffer, const RootOptions& o) override {
     check("broadcast", buffer, buffer);
-    return run({.kind = OpKind::Broadcast, .dtype = buffer.dtype, .root = o.root, .count = buffer.count}, o.timeout,
-               [=, this] {
+    return run({.kind = OpKind::Broadcast, .dtype = buffer.dtype, .root = o.root, .count = buffer.count},
+               o.timeout, [=, this] {
                  MPI_Request request;
-                 MPI_Ibcast(buffer.data, to_int(buffer.count, "broadcast"), mpi::datatype(buffer.dtype), o.root,
-                            comm_, &request);
+                 MPI_Ibcast(buffer.data, to_int(buffer.count, "broadcast"), mpi::datatype(buffer.dtype),
+                            o.root, comm_, &request);
                  return std::make_pair(request, TensorView{});
                });
   }
@@ -153,8 +154,9 @@ class MpiBackend : public Backend {
     return run({.kind = OpKind::Allgather, .dtype = in.dtype, .count = in.count}, o.timeout, [=, this] {
       MPI_Request request;
       bool in_place = in.data == static_cast<uint8_t*>(out.data) + in.bytes() * context_.rank;
-      MPI_Iallgather(in_place ? MPI_IN_PLACE : in.data, to_int(in.count, "allgather"), mpi::datatype(in.dtype),
-                     out.data, to_int(in.count, "allgather"), mpi::datatype(in.dtype), comm_, &request);
+      MPI_Iallgather(in_place ? MPI_IN_PLACE : in.data, to_int(in.count, "allgather"),
+                     mpi::datatype(in.dtype), out.data, to_int(in.count, "allgather"),
+                     mpi::datatype(in.dtype), comm_, &request);
       return std::make_pair(request, TensorView{});
     });
   }
@@ -166,8 +168,8 @@ class MpiBackend : public Backend {
       counts_ = to_ints(counts, "allgatherv");
       displs_ = displacements(counts_);
       MPI_Request request;
-      MPI_Iallgatherv(in.data, to_int(in.count, "allgatherv"), mpi::datatype(in.dtype), out.data, counts_.data(),
-                      displs_.data(), mpi::datatype(in.dtype), comm_, &request);
+      MPI_Iallgatherv(in.data, to_int(in.count, "allgatherv"), mpi::datatype(in.dtype), out.data,
+                      counts_.data(), displs_.data(), mpi::datatype(in.dtype), comm_, &request);
       return std::make_pair(request, TensorView{});
     });
   }
@@ -178,7 +180,8 @@ class MpiBackend : public Backend {
                [=, this] {
                  MPI_Request request;
                  MPI_Ireduce_scatter_block(in.data, out.data, to_int(out.count, "reduce_scatter"),
-                                           mpi::datatype(in.dtype), mpi::reduce_op(in.dtype, o.op), comm_, &request);
+                                           mpi::datatype(in.dtype), mpi::reduce_op(in.dtype, o.op), comm_,
+                                           &request);
                  return std::make_pair(request, o.op == ReduceOp::Avg ? out : TensorView{});
                });
   }
@@ -201,8 +204,9 @@ class MpiBackend : public Backend {
     uint64_t block = in.count / context_.size();
     return run({.kind = OpKind::Alltoall, .dtype = in.dtype, .count = block}, o.timeout, [=, this] {
       MPI_Request request;
-      MPI_Ialltoall(in.data == out.data ? MPI_IN_PLACE : in.data, to_int(block, "alltoall"), mpi::datatype(in.dtype),
-                    out.data, to_int(block, "alltoall"), mpi::datatype(in.dtype), comm_, &request);
+      MPI_Ialltoall(in.data == out.data ? MPI_IN_PLACE : in.data, to_int(block, "alltoall"),
+                    mpi::datatype(in.dtype), out.data, to_int(block, "alltoall"), mpi::datatype(in.dtype),
+                    comm_, &request);
       return std::make_pair(request, TensorView{});
     });
   }
@@ -216,8 +220,8 @@ class MpiBackend : public Backend {
       recv_counts_ = to_ints(recv_counts, "alltoallv");
       recv_displs_ = displacements(recv_counts_);
       MPI_Request request;
-      MPI_Ialltoallv(in.data, counts_.data(), displs_.data(), mpi::datatype(in.dtype), out.data, recv_counts_.data(),
-                     recv_displs_.data(), mpi::datatype(in.dtype), comm_, &request);
+      MPI_Ialltoallv(in.data, counts_.data(), displs_.data(), mpi::datatype(in.dtype), out.data,
+                     recv_counts_.data(), recv_displs_.data(), mpi::datatype(in.dtype), comm_, &request);
       return std::make_pair(request, TensorView{});
     });
   }
@@ -225,28 +229,30 @@ class MpiBackend : public Backend {
   WorkPtr gather(TensorView in, TensorView out, const RootOptions& o) override {
     bool root = context_.rank == o.root;
     check("gather", in, root ? out : in);
-    return run({.kind = OpKind::Gather, .dtype = in.dtype, .root = o.root, .count = in.count}, o.timeout, [=, this] {
-      MPI_Request request;
-      bool in_place = root && in.data == static_cast<uint8_t*>(out.data) + in.bytes() * context_.rank;
-      MPI_Igather(in_place ? MPI_IN_PLACE : in.data, to_int(in.count, "gather"), mpi::datatype(in.dtype),
-                  root ? out.data : nullptr, to_int(in.count, "gather"), mpi::datatype(in.dtype), o.root, comm_,
-                  &request);
-      return std::make_pair(request, TensorView{});
-    });
+    return run(
+        {.kind = OpKind::Gather, .dtype = in.dtype, .root = o.root, .count = in.count}, o.timeout, [=, this] {
+          MPI_Request request;
+          bool in_place = root && in.data == static_cast<uint8_t*>(out.data) + in.bytes() * context_.rank;
+          MPI_Igather(in_place ? MPI_IN_PLACE : in.data, to_int(in.count, "gather"), mpi::datatype(in.dtype),
+                      root ? out.data : nullptr, to_int(in.count, "gather"), mpi::datatype(in.dtype), o.root,
+                      comm_, &request);
+          return std::make_pair(request, TensorView{});
+        });
   }
 
   WorkPtr scatter(TensorView in, TensorView out, const RootOptions& o) override {
     bool root = context_.rank == o.root;
     check("scatter", root ? in : out, out);
-    return run({.kind = OpKind::Scatter, .dtype = out.dtype, .root = o.root, .count = out.count}, o.timeout,
-               [=, this] {
-                 MPI_Request request;
-                 bool in_place = root && out.data == static_cast<uint8_t*>(in.data) + out.bytes() * context_.rank;
-                 MPI_Iscatter(root ? in.data : nullptr, to_int(out.count, "scatter"), mpi::datatype(out.dtype),
-                              in_place ? MPI_IN_PLACE : out.data, to_int(out.count, "scatter"),
-                              mpi::datatype(out.dtype), o.root, comm_, &request);
-                 return std::make_pair(request, TensorView{});
-               });
+    return run(
+        {.kind = OpKind::Scatter, .dtype = out.dtype, .root = o.root, .count = out.count}, o.timeout,
+        [=, this] {
+          MPI_Request request;
+          bool in_place = root && out.data == static_cast<uint8_t*>(in.data) + out.bytes() * context_.rank;
+          MPI_Iscatter(root ? in.data : nullptr, to_int(out.count, "scatter"), mpi::datatype(out.dtype),
+                       in_place ? MPI_IN_PLACE : out.data, to_int(out.count, "scatter"),
+                       mpi::datatype(out.dtype), o.root, comm_, &request);
+          return std::make_pair(request, TensorView{});
+        });
   }
 
   WorkPtr barrier(const CollectiveOptions& o) override {
@@ -263,8 +269,8 @@ class MpiBackend : public Backend {
     return run({.kind = OpKind::Send, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag},
                o.timeout, [=, this] {
                  MPI_Request request;
-                 MPI_Isend(buffer.data, to_int(buffer.count, "send"), mpi::datatype(buffer.dtype), peer, mpi_tag,
-                           comm_, &request);
+                 MPI_Isend(buffer.data, to_int(buffer.count, "send"), mpi::datatype(buffer.dtype), peer,
+                           mpi_tag, comm_, &request);
                  return std::make_pair(request, TensorView{});
                });
   }
@@ -275,8 +281,8 @@ class MpiBackend : public Backend {
     return run({.kind = OpKind::Recv, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag},
                o.timeout, [=, this] {
                  MPI_Request request;
-                 MPI_Irecv(buffer.data, to_int(buffer.count, "recv"), mpi::datatype(buffer.dtype), peer, mpi_tag,
-                           comm_, &request);
+                 MPI_Irecv(buffer.data, to_int(buffer.count, "recv"), mpi::datatype(buffer.dtype), peer,
+                           mpi_tag, comm_, &request);
                  return std::make_pair(request, TensorView{});
                });
   }
@@ -304,7 +310,8 @@ class MpiBackend : public Backend {
     const World& world = *context_.world;
     if (mpi_rank != world.rank() || mpi_size != world.size()) {
       raise(ErrorCode::InvalidArgument,
-            "rank {}: the mpi backend needs ranks started by mpirun (Myriad world rank {} of {}, MPI rank {} of {}); "
+            "rank {}: the mpi backend needs ranks started by mpirun (Myriad world rank {} of {}, MPI rank {} "
+            "of {}); "
             "use `myriad run --engine mpi` or mpirun",
             world.rank(), world.rank(), world.size(), mpi_rank, mpi_size);
     }
@@ -318,7 +325,8 @@ class MpiBackend : public Backend {
     MPI_Group_free(&group);
     MPI_Group_free(&world_group);
     if (rc != MPI_SUCCESS) {
-      raise(ErrorCode::Unavailable, "rank {}: MPI_Comm_create_group failed: {}", context_.rank, mpi_error(rc));
+      raise(ErrorCode::Unavailable, "rank {}: MPI_Comm_create_group failed: {}", context_.rank,
+            mpi_error(rc));
     }
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
   }
@@ -339,11 +347,13 @@ class MpiBackend : public Backend {
   }
 
   WorkPtr run(OpDescriptor descriptor, std::chrono::milliseconds timeout, Start start) {
-    descriptor.seq = descriptor.kind == OpKind::Send || descriptor.kind == OpKind::Recv ? descriptor.seq : next_seq_++;
+    descriptor.seq =
+        descriptor.kind == OpKind::Send || descriptor.kind == OpKind::Recv ? descriptor.seq : next_seq_++;
     auto work = std::make_shared<Work>(descriptor);
     auto limit = timeout.count() > 0 ? timeout : context_.timeout;
     mpi_.submit([this, work, limit, start = std::move(start)] {
-      if (std::shared_ptr<Error> reason = aborted(); reason && !failed_) failed_ = std::make_exception_ptr(*reason);
+      if (std::shared_ptr<Error> reason = aborted(); reason && !failed_)
+        failed_ = std::make_exception_ptr(*reason);
       if (failed_) {
         work->fail(failed_);
         return;
@@ -377,8 +387,8 @@ class MpiBackend : public Backend {
       if (done) return;
       if (std::chrono::steady_clock::now() >= deadline) {
         mpi_.abandon();
-        raise(ErrorCode::Timeout, "rank {}: {} #{} timed out in MPI", context_.rank, work.descriptor().to_string(),
-              work.descriptor().seq);
+        raise(ErrorCode::Timeout, "rank {}: {} #{} timed out in MPI", context_.rank,
+              work.descriptor().to_string(), work.descriptor().seq);
       }
       // MPI progresses only inside its calls: poll tightly at first, then
       // yield so a waiting rank leaves the core to the others.

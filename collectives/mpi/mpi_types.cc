@@ -24,7 +24,9 @@ std::array<MPI_Op, 4> make_half_ops() {
   return ops;
 }
 
-int kind_index(ReduceOp op) { return op == ReduceOp::Avg ? 0 : static_cast<int>(op); }
+int kind_index(ReduceOp op) {
+  return op == ReduceOp::Avg ? 0 : static_cast<int>(op);
+}
 
 }  // namespace
 

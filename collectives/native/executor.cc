@@ -29,6 +29,28 @@ Executor::Executor(int rank, std::vector<Transport*> transport_of)
   }
 }
 
+void Executor::post(SendRequest* request) {
+  transport_of_.at(request->peer)->post(request);
+}
+
+void Executor::post(RecvRequest* request) {
+  transport_of_.at(request->peer)->post(request);
+}
+
+bool Executor::progress() {
+  bool moved = false;
+  for (Transport* t : transports_) moved |= t->progress();
+  return moved;
+}
+
+void Executor::wait_for(const std::vector<int>& peers, std::chrono::microseconds max) {
+  waiting_.clear();
+  for (int peer : peers) add_waiting(transport_of_.at(peer));
+  if (waiting_.empty()) return;
+  auto sleep = max / static_cast<int>(waiting_.size());
+  for (Transport* t : waiting_) t->wait_for_activity(sleep);
+}
+
 void Executor::add_waiting(Transport* transport) {
   if (std::find(waiting_.begin(), waiting_.end(), transport) == waiting_.end()) waiting_.push_back(transport);
 }

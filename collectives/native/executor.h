@@ -50,6 +50,15 @@ class Executor {
   // Drives posted requests until every one is complete or the deadline passes.
   void complete(std::vector<SendRequest>& sends, std::vector<RecvRequest>& recvs, const ExecutorOp& op);
 
+  // Building blocks for callers that post requests over time (batched
+  // point-to-point operations): post one request to its peer's transport,
+  // one progress pass over every transport, and a bounded sleep in the
+  // transports of `peers`.
+  void post(SendRequest* request);
+  void post(RecvRequest* request);
+  bool progress();
+  void wait_for(const std::vector<int>& peers, std::chrono::microseconds max);
+
   const std::vector<Transport*>& transports() const { return transports_; }
 
  private:

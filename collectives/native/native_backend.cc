@@ -6,9 +6,12 @@
 
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <map>
-#include <tuple>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <tuple>
 
 #include "collectives/native/executor.h"
 #include "collectives/native/progress_thread.h"
@@ -31,12 +34,33 @@ static_assert(static_cast<int>(kernels::ReduceKind::Max) == static_cast<int>(Red
 constexpr uint64_t kHandshakeBit = uint64_t{1} << 62;
 constexpr uint64_t kPointToPointBit = uint64_t{1} << 63;
 constexpr size_t kMaxCachedSchedules = 256;
+// How long a timed-out rank waits for the others to time out too before it
+// names the ranks that never reached the operation. Ranks start an operation
+// within moments of each other, so their timeouts fire close together.
+constexpr std::chrono::milliseconds kLateGrace{2'000};
+constexpr std::chrono::milliseconds kLatePoll{20};
+// Point-to-point batches spin, then sleep in the transports for at most this
+// long, which also bounds how late an operation joining the batch starts.
+constexpr int kP2PSpinPolls = 2000;
+constexpr std::chrono::microseconds kP2PMaxSleep{1000};
 
 kernels::ReduceFn reduce_fn(DType dtype, ReduceOp op) {
   // Average is a sum followed by a scale.
   ReduceOp kind = op == ReduceOp::Avg ? ReduceOp::Sum : op;
   return kernels::reduce_function(static_cast<kernels::ElementType>(dtype),
                                   static_cast<kernels::ReduceKind>(kind));
+}
+
+uint64_t hash_counts(const std::vector<uint64_t>& counts) {
+  // FNV-1a over the counts: equal on every rank exactly when the counts are.
+  uint64_t hash = 1469598103934665603ull;
+  for (uint64_t count : counts) {
+    for (int byte = 0; byte < 8; ++byte) {
+      hash ^= (count >> (8 * byte)) & 0xff;
+      hash *= 1099511628211ull;
+    }
+  }
+  return hash == 0 ? 1 : hash;
 }
 
 struct Endpoint {
@@ -97,9 +121,31 @@ class NativeBackend : public Backend {
   // The schedule of a collective: the per-call algorithm, else the
   // selector's choice; built once per distinct call shape and reused.
   const Schedule& schedule_for(const Collective& c, const std::string& what);
+  void run_schedule(Collective& c, ExecutorOp& op);
+  // After a timeout: the ranks that did not reach operation `seq`.
+  std::string late_ranks(uint64_t seq);
   // Runs `body` on the progress thread unless the backend has failed;
   // completes or fails `work`.
   void run_guarded(const WorkPtr& work, const std::function<void()>& body);
+
+  struct PointToPoint {
+    WorkPtr work;
+    OpKind kind;
+    TensorView buffer;
+    int peer;
+    uint64_t tag;
+    std::chrono::milliseconds timeout;
+    std::chrono::steady_clock::time_point deadline{};
+    SendRequest* send = nullptr;
+    RecvRequest* recv = nullptr;
+    bool done = false;
+  };
+  struct PointToPointBatch {
+    std::deque<PointToPoint> waiting;  // under p2p_mutex_
+  };
+  void run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batch);
+  void close_p2p_batch();
+  void close_if_open(const std::shared_ptr<PointToPointBatch>& batch);
   void fail(std::exception_ptr error);
   void check_cpu(std::string_view op, std::string_view name, const TensorView& view) const {
     validate::on_cpu(op, "native", name, view);
@@ -118,7 +164,9 @@ class NativeBackend : public Backend {
   std::map<ScheduleKey, Schedule> schedules_;
   std::vector<uint8_t> scratch_;  // persistent: no allocation per operation
   std::vector<uint8_t> stand_in_;
-  std::unique_ptr<ProgressThread> thread_;  // last: stops before the rest is destroyed
+  std::mutex p2p_mutex_;
+  std::shared_ptr<PointToPointBatch> open_batch_;  // accepting point-to-point operations
+  std::unique_ptr<ProgressThread> thread_;         // last: stops before the rest is destroyed
 };
 
 NativeBackend::NativeBackend(const BackendContext& context) : context_(context) {
@@ -221,6 +269,7 @@ CollectiveArgs NativeBackend::base_args(OpKind kind, const TensorView& view, uin
 }
 
 WorkPtr NativeBackend::submit(Collective collective, std::chrono::milliseconds timeout) {
+  close_p2p_batch();  // later point-to-point operations run after this collective
   collective.descriptor.seq = next_seq_++;
   auto work = std::make_shared<Work>(collective.descriptor);
   thread_->submit([this, work, collective = std::move(collective), timeout]() mutable {
@@ -304,8 +353,8 @@ const Schedule& NativeBackend::schedule_for(const Collective& c, const std::stri
       for (const Algorithm* a : algorithms_for(c.descriptor.kind)) {
         if (a->supports(c.args)) names.emplace_back(a->name());
       }
-      raise(ErrorCode::InvalidArgument, "rank {}: {}: algorithm '{}' {}; accepted here: {}", context_.rank, what,
-            c.algorithm, algorithm == nullptr ? "does not exist" : "does not support these arguments",
+      raise(ErrorCode::InvalidArgument, "rank {}: {}: algorithm '{}' {}; accepted here: {}", context_.rank,
+            what, c.algorithm, algorithm == nullptr ? "does not exist" : "does not support these arguments",
             fmt::join(names, ", "));
     }
     reason = "requested by the caller";
@@ -314,8 +363,8 @@ const Schedule& NativeBackend::schedule_for(const Collective& c, const std::stri
     algorithm = choice.algorithm;
     reason = std::move(choice.reason);
   }
-  ScheduleKey key{c.descriptor.kind, c.args.count, c.args.root, c.args.element_bytes, c.descriptor.counts_hash,
-                  algorithm};
+  ScheduleKey key{c.descriptor.kind,          c.args.count, c.args.root, c.args.element_bytes,
+                  hash_counts(c.args.counts), algorithm};
   auto it = schedules_.find(key);
   if (it == schedules_.end()) {
     // The cache holds the shapes a training loop repeats; an unbounded
@@ -337,6 +386,39 @@ void NativeBackend::run_collective(Collective& c, std::chrono::steady_clock::tim
       c.descriptor.kind == OpKind::ReduceScatter || c.descriptor.kind == OpKind::ReduceScatterv) {
     op.reduce = reduce_fn(c.descriptor.dtype, c.descriptor.op);
   }
+  try {
+    run_schedule(c, op);
+  } catch (const Error& error) {
+    if (error.code() != ErrorCode::Timeout) throw;
+    raise(ErrorCode::Timeout, "{}; rank(s) {} did not reach it", error.message(),
+          late_ranks(c.descriptor.seq));
+  }
+}
+
+std::string NativeBackend::late_ranks(uint64_t seq) try {
+  // The transports only know which peer this rank waited on, which may
+  // itself be waiting on the rank that never came. Ranks that time out
+  // check in through the store; those that never check in within the
+  // grace window are the ones that did not reach the operation.
+  const int size = context_.size();
+  context_.store->set(fmt::format("late/{}/{}", seq, context_.rank), "");
+  auto until = std::chrono::steady_clock::now() + kLateGrace;
+  std::vector<int> missing;
+  do {
+    missing.clear();
+    for (int r = 0; r < size; ++r) {
+      if (!context_.store->check({fmt::format("late/{}/{}", seq, r)})) missing.push_back(r);
+    }
+    if (missing.empty()) break;
+    std::this_thread::sleep_for(kLatePoll);
+  } while (std::chrono::steady_clock::now() < until);
+  return missing.empty() ? std::string("none (all ranks arrived; a peer stalled)")
+                         : fmt::format("{}", fmt::join(missing, ", "));
+} catch (const Error& error) {
+  return fmt::format("unknown (the store did not answer: {})", error.message());
+}
+
+void NativeBackend::run_schedule(Collective& c, ExecutorOp& op) {
   handshake(c.descriptor, op);
 
   const Schedule& schedule = schedule_for(c, op.what);
@@ -406,18 +488,6 @@ WorkPtr NativeBackend::allgather(TensorView input, TensorView output, const Coll
   c.buffers = {input.data, output.data, nullptr};
   c.algorithm = options.algorithm;
   return submit(std::move(c), timeout_of(options.timeout));
-}
-
-uint64_t hash_counts(const std::vector<uint64_t>& counts) {
-  // FNV-1a over the counts: equal on every rank exactly when the counts are.
-  uint64_t hash = 1469598103934665603ull;
-  for (uint64_t count : counts) {
-    for (int byte = 0; byte < 8; ++byte) {
-      hash ^= (count >> (8 * byte)) & 0xff;
-      hash *= 1099511628211ull;
-    }
-  }
-  return hash == 0 ? 1 : hash;
 }
 
 WorkPtr NativeBackend::allgatherv(TensorView input, TensorView output, const std::vector<uint64_t>& counts,
@@ -491,8 +561,16 @@ WorkPtr NativeBackend::alltoallv(TensorView input, TensorView output,
   // transports check every message's length against the receiver's count.
   c.descriptor = {.kind = OpKind::Alltoallv, .dtype = input.dtype};
   c.args = base_args(OpKind::Alltoallv, input, 0);
-  c.args.counts = send_counts;
-  c.args.counts.insert(c.args.counts.end(), recv_counts.begin(), recv_counts.end());
+  // The algorithms take the n x n matrix (counts[i*n+j]: rank i to rank j);
+  // this rank fills the row and the column it knows, which is all a
+  // rank's schedule reads.
+  const size_t n = static_cast<size_t>(context_.size());
+  const size_t me = static_cast<size_t>(context_.rank);
+  c.args.counts.assign(n * n, 0);
+  for (size_t j = 0; j < n; ++j) {
+    c.args.counts[me * n + j] = send_counts[j];
+    c.args.counts[j * n + me] = recv_counts[j];
+  }
   c.buffers = {input.data, output.data, nullptr};
   c.algorithm = options.algorithm;
   return submit(std::move(c), timeout_of(options.timeout));
@@ -543,31 +621,123 @@ WorkPtr NativeBackend::submit_p2p(OpKind kind, TensorView buffer, int peer, uint
   check_cpu(op_kind_name(kind), "buffer", buffer);
   auto work = std::make_shared<Work>(
       OpDescriptor{.kind = kind, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag});
-  thread_->submit([this, work, kind, buffer, peer, tag, timeout] {
-    run_guarded(work, [&] {
-      ExecutorOp op;
-      op.tag = kPointToPointBit | tag;
-      op.deadline = std::chrono::steady_clock::now() + timeout;
-      op.what = fmt::format("{} of {} {} elements with rank {} (tag {})", op_kind_name(kind), buffer.count,
-                            dtype_name(buffer.dtype), peer, tag);
-      std::vector<SendRequest> sends;
-      std::vector<RecvRequest> recvs;
-      if (kind == OpKind::Send) {
-        sends.push_back(
-            SendRequest{.peer = peer, .data = buffer.data, .bytes = buffer.bytes(), .tag = op.tag});
-      } else {
-        auto* dst = static_cast<uint8_t*>(buffer.data);
-        recvs.push_back(RecvRequest{.peer = peer,
-                                    .bytes = buffer.bytes(),
-                                    .tag = op.tag,
-                                    .consumer = [dst](uint64_t offset, const void* data, size_t bytes) {
-                                      std::memcpy(dst + offset, data, bytes);
-                                    }});
-      }
-      executor_->complete(sends, recvs, op);
-    });
-  });
+  std::lock_guard lock(p2p_mutex_);
+  if (!open_batch_) {
+    open_batch_ = std::make_shared<PointToPointBatch>();
+    thread_->submit([this, batch = open_batch_] { run_p2p_batch(batch); });
+  }
+  open_batch_->waiting.push_back(PointToPoint{work, kind, buffer, peer, tag, timeout});
   return work;
+}
+
+void NativeBackend::close_p2p_batch() {
+  std::lock_guard lock(p2p_mutex_);
+  open_batch_.reset();
+}
+
+void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batch) {
+  // Point-to-point operations submitted back to back run together, as if
+  // posted at once: a rank may send before it receives in a ring of ranks
+  // that all do the same, whatever the message size. Operations submitted
+  // while the batch runs join it, until a collective is submitted (call
+  // order) or the batch has nothing left to do.
+  std::deque<PointToPoint> running;
+  std::deque<SendRequest> sends;  // deques: posted requests must not move
+  std::deque<RecvRequest> recvs;
+  auto take_new = [&] {
+    std::lock_guard lock(p2p_mutex_);
+    bool any = !batch->waiting.empty();
+    while (!batch->waiting.empty()) {
+      running.push_back(std::move(batch->waiting.front()));
+      batch->waiting.pop_front();
+    }
+    return any;
+  };
+  auto fail_all = [&](std::exception_ptr error) {
+    close_if_open(batch);
+    take_new();
+    for (PointToPoint& p : running) p.work->fail(error);
+  };
+  if (failed_) {
+    fail_all(failed_);
+    return;
+  }
+  try {
+    size_t started = 0;
+    int idle = 0;
+    while (true) {
+      take_new();
+      for (; started < running.size(); ++started) {
+        PointToPoint& p = running[started];
+        p.deadline = std::chrono::steady_clock::now() + p.timeout;
+        uint64_t wire_tag = kPointToPointBit | p.tag;
+        if (p.kind == OpKind::Send) {
+          sends.push_back(
+              SendRequest{.peer = p.peer, .data = p.buffer.data, .bytes = p.buffer.bytes(), .tag = wire_tag});
+          p.send = &sends.back();
+          executor_->post(p.send);
+        } else {
+          auto* dst = static_cast<uint8_t*>(p.buffer.data);
+          recvs.push_back(RecvRequest{.peer = p.peer,
+                                      .bytes = p.buffer.bytes(),
+                                      .tag = wire_tag,
+                                      .consumer = [dst](uint64_t offset, const void* data, size_t bytes) {
+                                        std::memcpy(dst + offset, data, bytes);
+                                      }});
+          p.recv = &recvs.back();
+          executor_->post(p.recv);
+        }
+      }
+      bool moved = executor_->progress();
+      bool all_done = true;
+      std::vector<int> pending_peers;
+      auto now = std::chrono::steady_clock::now();
+      for (PointToPoint& p : running) {
+        if (p.done) continue;
+        if ((p.send != nullptr && p.send->complete) || (p.recv != nullptr && p.recv->complete)) {
+          p.done = true;
+          p.work->complete();
+          continue;
+        }
+        all_done = false;
+        pending_peers.push_back(p.peer);
+        if (now >= p.deadline) {
+          raise(ErrorCode::Timeout, "rank {}: {} of {} {} elements with rank {} (tag {}) timed out",
+                context_.rank, op_kind_name(p.kind), p.buffer.count, dtype_name(p.buffer.dtype), p.peer,
+                p.tag);
+        }
+      }
+      if (all_done) {
+        std::lock_guard lock(p2p_mutex_);
+        if (batch->waiting.empty()) {
+          if (open_batch_ == batch) open_batch_.reset();
+          return;
+        }
+        continue;
+      }
+      if (moved) {
+        idle = 0;
+        continue;
+      }
+      if (++idle < kP2PSpinPolls) continue;
+      executor_->wait_for(pending_peers, kP2PMaxSleep);
+    }
+  } catch (...) {
+    fail(std::current_exception());
+    for (PointToPoint& p : running) {
+      if (!p.done) p.work->fail(failed_);
+    }
+    close_if_open(batch);
+    take_new();
+    for (PointToPoint& p : running) {
+      if (!p.done) p.work->fail(failed_);
+    }
+  }
+}
+
+void NativeBackend::close_if_open(const std::shared_ptr<PointToPointBatch>& batch) {
+  std::lock_guard lock(p2p_mutex_);
+  if (open_batch_ == batch) open_batch_.reset();
 }
 
 WorkPtr NativeBackend::send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) {

@@ -94,17 +94,19 @@ class NcclBackend : public Backend {
 
   WorkPtr allreduce(TensorView in, TensorView out, const AllreduceOptions& o) override {
     check("allreduce", in, out);
-    return enqueue({.kind = OpKind::Allreduce, .dtype = in.dtype, .op = o.op, .count = in.count}, o.timeout, [&] {
-      return ncclAllReduce(in.data, out.data, in.count, nccl_type(in.dtype), nccl_op(o.op), comm_, stream_);
-    });
+    return enqueue({.kind = OpKind::Allreduce, .dtype = in.dtype, .op = o.op, .count = in.count}, o.timeout,
+                   [&] {
+                     return ncclAllReduce(in.data, out.data, in.count, nccl_type(in.dtype), nccl_op(o.op),
+                                          comm_, stream_);
+                   });
   }
 
   WorkPtr reduce(TensorView in, TensorView out, const ReduceOptions& o) override {
     check("reduce", in, context_.rank == o.root ? out : in);
     return enqueue({.kind = OpKind::Reduce, .dtype = in.dtype, .op = o.op, .root = o.root, .count = in.count},
                    o.timeout, [&] {
-                     return ncclReduce(in.data, out.data, in.count, nccl_type(in.dtype), nccl_op(o.op), o.root, comm_,
-                                       stream_);
+                     return ncclReduce(in.data, out.data, in.count, nccl_type(in.dtype), nccl_op(o.op),
+                                       o.root, comm_, stream_);
                    });
   }
 
@@ -112,8 +114,8 @@ class NcclBackend : public Backend {
     check("broadcast", buffer, buffer);
     return enqueue({.kind = OpKind::Broadcast, .dtype = buffer.dtype, .root = o.root, .count = buffer.count},
                    o.timeout, [&] {
-                     return ncclBroadcast(buffer.data, buffer.data, buffer.count, nccl_type(buffer.dtype), o.root,
-                                          comm_, stream_);
+                     return ncclBroadcast(buffer.data, buffer.data, buffer.count, nccl_type(buffer.dtype),
+                                          o.root, comm_, stream_);
                    });
   }
 
@@ -126,10 +128,10 @@ class NcclBackend : public Backend {
 
   WorkPtr reduce_scatter(TensorView in, TensorView out, const ReduceScatterOptions& o) override {
     check("reduce_scatter", in, out);
-    return enqueue({.kind = OpKind::ReduceScatter, .dtype = in.dtype, .op = o.op, .count = out.count}, o.timeout,
-                   [&] {
-                     return ncclReduceScatter(in.data, out.data, out.count, nccl_type(in.dtype), nccl_op(o.op), comm_,
-                                              stream_);
+    return enqueue({.kind = OpKind::ReduceScatter, .dtype = in.dtype, .op = o.op, .count = out.count},
+                   o.timeout, [&] {
+                     return ncclReduceScatter(in.data, out.data, out.count, nccl_type(in.dtype),
+                                              nccl_op(o.op), comm_, stream_);
                    });
   }
 
@@ -140,15 +142,18 @@ class NcclBackend : public Backend {
     return enqueue({.kind = OpKind::Alltoall, .dtype = in.dtype, .count = block}, o.timeout, [&] {
       ncclGroupStart();
       for (int peer = 0; peer < context_.size(); ++peer) {
-        ncclSend(static_cast<const uint8_t*>(in.data) + peer * bytes, block, nccl_type(in.dtype), peer, comm_, stream_);
-        ncclRecv(static_cast<uint8_t*>(out.data) + peer * bytes, block, nccl_type(in.dtype), peer, comm_, stream_);
+        ncclSend(static_cast<const uint8_t*>(in.data) + peer * bytes, block, nccl_type(in.dtype), peer, comm_,
+                 stream_);
+        ncclRecv(static_cast<uint8_t*>(out.data) + peer * bytes, block, nccl_type(in.dtype), peer, comm_,
+                 stream_);
       }
       return ncclGroupEnd();
     });
   }
 
   WorkPtr barrier(const CollectiveOptions& o) override {
-    if (barrier_buffer_ == nullptr) check_cuda(cudaMalloc(&barrier_buffer_, sizeof(float)), "cudaMalloc", context_.rank);
+    if (barrier_buffer_ == nullptr)
+      check_cuda(cudaMalloc(&barrier_buffer_, sizeof(float)), "cudaMalloc", context_.rank);
     return enqueue({.kind = OpKind::Barrier}, o.timeout, [&] {
       return ncclAllReduce(barrier_buffer_, barrier_buffer_, 1, ncclFloat32, ncclSum, comm_, stream_);
     });
@@ -156,14 +161,18 @@ class NcclBackend : public Backend {
 
   WorkPtr send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& o) override {
     check("send", buffer, buffer);
-    return enqueue({.kind = OpKind::Send, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag},
-                   o.timeout, [&] { return ncclSend(buffer.data, buffer.count, nccl_type(buffer.dtype), peer, comm_, stream_); });
+    return enqueue(
+        {.kind = OpKind::Send, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag},
+        o.timeout,
+        [&] { return ncclSend(buffer.data, buffer.count, nccl_type(buffer.dtype), peer, comm_, stream_); });
   }
 
   WorkPtr recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& o) override {
     check("recv", buffer, buffer);
-    return enqueue({.kind = OpKind::Recv, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag},
-                   o.timeout, [&] { return ncclRecv(buffer.data, buffer.count, nccl_type(buffer.dtype), peer, comm_, stream_); });
+    return enqueue(
+        {.kind = OpKind::Recv, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag},
+        o.timeout,
+        [&] { return ncclRecv(buffer.data, buffer.count, nccl_type(buffer.dtype), peer, comm_, stream_); });
   }
 
   void abort(const Error& reason) override {
@@ -187,8 +196,9 @@ class NcclBackend : public Backend {
   void check(std::string_view op, const TensorView& a, const TensorView& b) const {
     for (const TensorView* view : {&a, &b}) {
       if (!view->device.is_cuda() || view->device.index != device_) {
-        raise(ErrorCode::InvalidArgument, "{}: the nccl backend takes memory on cuda:{} but a buffer is on {}", op,
-              device_, device_name(view->device));
+        raise(ErrorCode::InvalidArgument,
+              "{}: the nccl backend takes memory on cuda:{} but a buffer is on {}", op, device_,
+              device_name(view->device));
       }
     }
   }
@@ -278,14 +288,15 @@ class NcclBackend : public Backend {
         ncclResult_t nccl_state = ncclSuccess;
         if (comm_ != nullptr) ncclCommGetAsyncError(comm_, &nccl_state);
         if (nccl_state != ncclSuccess && nccl_state != ncclInProgress) {
-          fail_all_locked(std::make_exception_ptr(Error(
-              ErrorCode::PeerFailure, fmt::format("rank {}: NCCL reported {} during {}", context_.rank,
-                                                  ncclGetErrorString(nccl_state), head.work->descriptor().to_string()))));
+          fail_all_locked(std::make_exception_ptr(
+              Error(ErrorCode::PeerFailure,
+                    fmt::format("rank {}: NCCL reported {} during {}", context_.rank,
+                                ncclGetErrorString(nccl_state), head.work->descriptor().to_string()))));
         } else if (std::chrono::steady_clock::now() >= head.deadline) {
           fail_all_locked(std::make_exception_ptr(
-              Error(ErrorCode::Timeout, fmt::format("rank {}: {} #{} timed out; the NCCL communicator was aborted",
-                                                    context_.rank, head.work->descriptor().to_string(),
-                                                    head.work->descriptor().seq))));
+              Error(ErrorCode::Timeout,
+                    fmt::format("rank {}: {} #{} timed out; the NCCL communicator was aborted", context_.rank,
+                                head.work->descriptor().to_string(), head.work->descriptor().seq))));
         }
         break;
       }
