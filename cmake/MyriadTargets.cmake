@@ -53,8 +53,10 @@ function(myriad_add_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} myriad_test_harness GTest::gtest GTest::gtest_main)
+  # A list inside PROPERTIES must keep its semicolons escaped, or only its
+  # first element becomes the label.
+  string(REPLACE ";" "\\;" labels "${ARG_LABELS}")
   gtest_discover_tests(${name}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "MYRIAD_BINARY_DIR=${PROJECT_BINARY_DIR};MYRIAD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()

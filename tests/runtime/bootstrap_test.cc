@@ -9,7 +9,9 @@ namespace {
 
 using Vars = std::map<std::string, std::string>;
 
-BootstrapInfo detect(Vars vars) { return detect_bootstrap(Env::from_map(std::move(vars))); }
+BootstrapInfo detect(Vars vars) {
+  return detect_bootstrap(Env::from_map(std::move(vars)));
+}
 
 void expect_invalid(Vars vars, std::initializer_list<std::string_view> fragments) {
   try {
@@ -36,10 +38,15 @@ TEST(Bootstrap, NothingSetIsAWorldOfOne) {
 }
 
 TEST(Bootstrap, MyriadVariables) {
-  BootstrapInfo info = detect({{"MYRIAD_RANK", "5"}, {"MYRIAD_WORLD_SIZE", "8"}, {"MYRIAD_LOCAL_RANK", "1"},
-                               {"MYRIAD_LOCAL_WORLD_SIZE", "4"}, {"MYRIAD_NODE_ID", "node-b"},
-                               {"MYRIAD_STORE", "10.1.2.3:29500"}, {"MYRIAD_TOKEN", "secret"},
-                               {"MYRIAD_RUN_ID", "job7"}, {"MYRIAD_RESTART_COUNT", "2"}});
+  BootstrapInfo info = detect({{"MYRIAD_RANK", "5"},
+                               {"MYRIAD_WORLD_SIZE", "8"},
+                               {"MYRIAD_LOCAL_RANK", "1"},
+                               {"MYRIAD_LOCAL_WORLD_SIZE", "4"},
+                               {"MYRIAD_NODE_ID", "node-b"},
+                               {"MYRIAD_STORE", "10.1.2.3:29500"},
+                               {"MYRIAD_TOKEN", "secret"},
+                               {"MYRIAD_RUN_ID", "job7"},
+                               {"MYRIAD_RESTART_COUNT", "2"}});
   EXPECT_EQ(info.source, "myriad");
   EXPECT_EQ(info.rank, 5);
   EXPECT_EQ(info.world_size, 8);
@@ -55,9 +62,14 @@ TEST(Bootstrap, MyriadVariables) {
 }
 
 TEST(Bootstrap, TorchrunVariables) {
-  BootstrapInfo info = detect({{"RANK", "3"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"}, {"LOCAL_WORLD_SIZE", "2"},
-                               {"MASTER_ADDR", "host0"}, {"MASTER_PORT", "1234"},
-                               {"TORCHELASTIC_RUN_ID", "te"}, {"TORCHELASTIC_RESTART_COUNT", "1"}});
+  BootstrapInfo info = detect({{"RANK", "3"},
+                               {"WORLD_SIZE", "4"},
+                               {"LOCAL_RANK", "1"},
+                               {"LOCAL_WORLD_SIZE", "2"},
+                               {"MASTER_ADDR", "host0"},
+                               {"MASTER_PORT", "1234"},
+                               {"TORCHELASTIC_RUN_ID", "te"},
+                               {"TORCHELASTIC_RESTART_COUNT", "1"}});
   EXPECT_EQ(info.source, "torchrun");
   EXPECT_EQ(info.rank, 3);
   EXPECT_EQ(info.world_size, 4);
@@ -70,8 +82,10 @@ TEST(Bootstrap, TorchrunVariables) {
 }
 
 TEST(Bootstrap, OpenMpiVariables) {
-  BootstrapInfo info = detect({{"OMPI_COMM_WORLD_RANK", "6"}, {"OMPI_COMM_WORLD_SIZE", "7"},
-                               {"OMPI_COMM_WORLD_LOCAL_RANK", "2"}, {"OMPI_COMM_WORLD_LOCAL_SIZE", "3"}});
+  BootstrapInfo info = detect({{"OMPI_COMM_WORLD_RANK", "6"},
+                               {"OMPI_COMM_WORLD_SIZE", "7"},
+                               {"OMPI_COMM_WORLD_LOCAL_RANK", "2"},
+                               {"OMPI_COMM_WORLD_LOCAL_SIZE", "3"}});
   EXPECT_EQ(info.source, "openmpi");
   EXPECT_EQ(info.rank, 6);
   EXPECT_EQ(info.world_size, 7);
@@ -80,7 +94,9 @@ TEST(Bootstrap, OpenMpiVariables) {
 }
 
 TEST(Bootstrap, SlurmVariables) {
-  BootstrapInfo info = detect({{"SLURM_PROCID", "9"}, {"SLURM_NTASKS", "16"}, {"SLURM_LOCALID", "1"},
+  BootstrapInfo info = detect({{"SLURM_PROCID", "9"},
+                               {"SLURM_NTASKS", "16"},
+                               {"SLURM_LOCALID", "1"},
                                {"SLURM_NTASKS_PER_NODE", "8"}});
   EXPECT_EQ(info.source, "slurm");
   EXPECT_EQ(info.rank, 9);
@@ -90,7 +106,9 @@ TEST(Bootstrap, SlurmVariables) {
 }
 
 TEST(Bootstrap, SlurmUnevenTasksPerNodeLeavesLocalSizeToTheWorld) {
-  BootstrapInfo info = detect({{"SLURM_PROCID", "4"}, {"SLURM_NTASKS", "7"}, {"SLURM_LOCALID", "0"},
+  BootstrapInfo info = detect({{"SLURM_PROCID", "4"},
+                               {"SLURM_NTASKS", "7"},
+                               {"SLURM_LOCALID", "0"},
                                {"SLURM_NTASKS_PER_NODE", "4,3"}});
   EXPECT_EQ(info.rank, 4);
   EXPECT_EQ(info.world_size, 7);
@@ -100,15 +118,22 @@ TEST(Bootstrap, SlurmUnevenTasksPerNodeLeavesLocalSizeToTheWorld) {
 
 TEST(Bootstrap, SourcesAreTakenInOrder) {
   // Myriad's own wins over Open MPI's and Slurm's; torchrun's over Open MPI's.
-  EXPECT_EQ(detect({{"MYRIAD_RANK", "1"}, {"MYRIAD_WORLD_SIZE", "2"}, {"OMPI_COMM_WORLD_RANK", "0"},
-                    {"OMPI_COMM_WORLD_SIZE", "4"}, {"SLURM_PROCID", "3"}, {"SLURM_NTASKS", "4"}})
+  EXPECT_EQ(detect({{"MYRIAD_RANK", "1"},
+                    {"MYRIAD_WORLD_SIZE", "2"},
+                    {"OMPI_COMM_WORLD_RANK", "0"},
+                    {"OMPI_COMM_WORLD_SIZE", "4"},
+                    {"SLURM_PROCID", "3"},
+                    {"SLURM_NTASKS", "4"}})
                 .source,
             "myriad");
-  EXPECT_EQ(detect({{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"OMPI_COMM_WORLD_RANK", "0"},
-                    {"OMPI_COMM_WORLD_SIZE", "4"}})
-                .source,
-            "torchrun");
-  EXPECT_EQ(detect({{"OMPI_COMM_WORLD_RANK", "0"}, {"OMPI_COMM_WORLD_SIZE", "4"}, {"SLURM_PROCID", "3"},
+  EXPECT_EQ(
+      detect(
+          {{"RANK", "1"}, {"WORLD_SIZE", "2"}, {"OMPI_COMM_WORLD_RANK", "0"}, {"OMPI_COMM_WORLD_SIZE", "4"}})
+          .source,
+      "torchrun");
+  EXPECT_EQ(detect({{"OMPI_COMM_WORLD_RANK", "0"},
+                    {"OMPI_COMM_WORLD_SIZE", "4"},
+                    {"SLURM_PROCID", "3"},
                     {"SLURM_NTASKS", "4"}})
                 .source,
             "openmpi");
@@ -163,7 +188,8 @@ TEST(Bootstrap, HalfAStoreAddress) {
 }
 
 TEST(Bootstrap, MyriadAndTorchrunVariablesMustAgree) {
-  BootstrapInfo info = detect({{"MYRIAD_RANK", "1"}, {"MYRIAD_WORLD_SIZE", "2"}, {"RANK", "1"}, {"WORLD_SIZE", "2"}});
+  BootstrapInfo info =
+      detect({{"MYRIAD_RANK", "1"}, {"MYRIAD_WORLD_SIZE", "2"}, {"RANK", "1"}, {"WORLD_SIZE", "2"}});
   EXPECT_EQ(info.rank, 1);
   expect_invalid({{"MYRIAD_RANK", "1"}, {"MYRIAD_WORLD_SIZE", "2"}, {"RANK", "0"}, {"WORLD_SIZE", "2"}},
                  {"RANK=0", "MYRIAD_RANK=1"});

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "runtime/error.h"
+#include "tests/harness/process.h"
 
 namespace myriad {
 namespace {
@@ -53,8 +54,15 @@ TEST(Config, IntParsesAndChecksRange) {
 }
 
 TEST(Config, Bool) {
-  Env env = Env::from_map({{"T1", "1"}, {"T2", "TRUE"}, {"T3", "yes"}, {"T4", "On"}, {"F1", "0"},
-                           {"F2", "false"}, {"F3", "NO"}, {"F4", "off"}, {"BAD", "maybe"}});
+  Env env = Env::from_map({{"T1", "1"},
+                           {"T2", "TRUE"},
+                           {"T3", "yes"},
+                           {"T4", "On"},
+                           {"F1", "0"},
+                           {"F2", "false"},
+                           {"F3", "NO"},
+                           {"F4", "off"},
+                           {"BAD", "maybe"}});
   for (const char* name : {"T1", "T2", "T3", "T4"}) EXPECT_TRUE(config::get_bool(env, name, false)) << name;
   for (const char* name : {"F1", "F2", "F3", "F4"}) EXPECT_FALSE(config::get_bool(env, name, true)) << name;
   EXPECT_TRUE(config::get_bool(env, "UNSET", true));
@@ -62,8 +70,14 @@ TEST(Config, Bool) {
 }
 
 TEST(Config, Duration) {
-  Env env = Env::from_map({{"D1", "30"}, {"D2", "500ms"}, {"D3", "2m"}, {"D4", "1.5s"}, {"D5", "1h"},
-                           {"BAD1", "ten"}, {"BAD2", "5 weeks"}, {"BAD3", "-1"}});
+  Env env = Env::from_map({{"D1", "30"},
+                           {"D2", "500ms"},
+                           {"D3", "2m"},
+                           {"D4", "1.5s"},
+                           {"D5", "1h"},
+                           {"BAD1", "ten"},
+                           {"BAD2", "5 weeks"},
+                           {"BAD3", "-1"}});
   EXPECT_EQ(config::get_duration(env, "D1", milliseconds(0)), milliseconds(30'000));
   EXPECT_EQ(config::get_duration(env, "D2", milliseconds(0)), milliseconds(500));
   EXPECT_EQ(config::get_duration(env, "D3", milliseconds(0)), milliseconds(120'000));
@@ -79,14 +93,15 @@ TEST(Config, Choice) {
   Env env = Env::from_map({{"MYRIAD_LOG_LEVEL", "DEBUG"}, {"BAD", "loud"}});
   EXPECT_EQ(config::get_choice(env, "MYRIAD_LOG_LEVEL", "info", {"debug", "info"}), "debug");
   EXPECT_EQ(config::get_choice(env, "UNSET", "info", {"debug", "info"}), "info");
-  expect_invalid([&] { config::get_choice(env, "BAD", "info", {"debug", "info"}); },
-                 {"BAD", "loud", "debug, info"});
+  expect_invalid(
+      [&] {
+        config::get_choice(env, "BAD", "info", {"debug", "info"});
+      },
+      {"BAD", "loud", "debug, info"});
 }
 
 TEST(Config, EveryVariableIsDocumented) {
-  const char* source_dir = std::getenv("MYRIAD_SOURCE_DIR");
-  ASSERT_NE(source_dir, nullptr) << "MYRIAD_SOURCE_DIR is set by CTest";
-  std::ifstream file(std::string(source_dir) + "/docs/config.md");
+  std::ifstream file(test::source_dir() + "/docs/config.md");
   ASSERT_TRUE(file) << "docs/config.md is missing";
   std::stringstream text;
   text << file.rdbuf();

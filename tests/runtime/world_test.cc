@@ -21,8 +21,8 @@ std::unique_ptr<World> join(int rank, int size, const std::string& node, uint16_
   info.world_size = size;
   info.node = node;
   info.source = "test";
-  auto store = std::make_shared<TcpStore>(
-      TcpStoreOptions{.port = port, .token = kToken, .timeout = timeout, .connect_timeout = milliseconds(5'000)});
+  auto store = std::make_shared<TcpStore>(TcpStoreOptions{
+      .port = port, .token = kToken, .timeout = timeout, .connect_timeout = milliseconds(5'000)});
   return World::join(info, store);
 }
 
@@ -57,7 +57,8 @@ TEST(World, RanksLearnEveryNodeAndExchange) {
     const int expected_index[] = {0, 0, 1, 1, 2};
     if (world->node_index() != expected_index[rank] || world->num_nodes() != 3) return 2;
     for (int round = 0; round < 3; ++round) {
-      std::vector<std::string> values = world->exchange(fmt::format("round{}", round), fmt::format("{}:{}", rank, round));
+      std::vector<std::string> values =
+          world->exchange(fmt::format("round{}", round), fmt::format("{}:{}", rank, round));
       for (int r = 0; r < 5; ++r) {
         if (values[r] != fmt::format("{}:{}", r, round)) return 3;
       }
