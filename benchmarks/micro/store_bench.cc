@@ -1,7 +1,7 @@
 // Store throughput: set, get and add against one TcpStoreServer on this
 // machine, from 1 client and from 64 clients (one thread and one TcpStore
 // connection each). items_per_second is operations per second over all
-// clients. Figures and the command that produced them: docs/benchmarks-store.md.
+// clients. Figures and the command that produced them: docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
 
 #include <fmt/format.h>

@@ -9,7 +9,7 @@
 // serves until rank 0 closes its transport. Extra arguments select fifo
 // cells (shm) and staging/socket buffers (tcp) so that the constants in
 // shm_transport.h and tcp_transport.h can be chosen by measurement.
-// Figures and the command: docs/benchmarks-transports.md.
+// Figures and the command: docs/BENCHMARKS.md.
 #include <benchmark/benchmark.h>
 #include <signal.h>
 #include <sys/mman.h>

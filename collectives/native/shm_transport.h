@@ -46,7 +46,7 @@
 namespace myriad {
 
 // Cells per fifo and bytes per cell. Measured with transport_bench
-// (docs/benchmarks-transports.md): 8 x 256 KiB streams at the rate of the
+// (docs/BENCHMARKS.md): 8 x 256 KiB streams at the rate of the
 // larger shapes while a fifo costs 2 MiB per peer pair.
 inline constexpr uint32_t kShmSlots = 8;
 inline constexpr size_t kShmSlotBytes = 256 << 10;
@@ -55,7 +55,7 @@ inline constexpr size_t kShmSlotBytes = 256 << 10;
 // hold a core, but a long spin steals the core from an oversubscribed peer
 // (100 us: up to 640 us per round trip; 0-5 us: 37-130 us, each message
 // paying a futex wake). 20 us keeps the fast mode for a peer that answers
-// at once and bounds the theft (docs/benchmarks-transports.md).
+// at once and bounds the theft (docs/BENCHMARKS.md).
 inline constexpr std::chrono::nanoseconds kShmSpin{20'000};
 // Upper bound of one futex sleep, so that a dead peer (which wakes nobody)
 // is noticed within this much.

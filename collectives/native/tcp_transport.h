@@ -44,10 +44,10 @@ namespace myriad {
 
 // Staging buffer per connection: the largest piece one recv() returns and a
 // Consumer sees. Measured with transport_bench
-// (docs/benchmarks-transports.md).
+// (docs/BENCHMARKS.md).
 inline constexpr size_t kTcpStagingBytes = 256 << 10;
 // SO_SNDBUF/SO_RCVBUF asked for each connection; 0 keeps the kernel's
-// autotuning. Measured with transport_bench (docs/benchmarks-transports.md).
+// autotuning. Measured with transport_bench (docs/BENCHMARKS.md).
 inline constexpr int kTcpSocketBufferBytes = 0;
 // At most this many bytes leave per connection per progress() call, so one
 // large send cannot starve the other connections of the driving thread.
