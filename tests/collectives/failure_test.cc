@@ -105,6 +105,19 @@ void wait_for_key(Rank& self, const std::string& key) {
   self.world->store().get(key, kStoreWait);
 }
 
+// The message checks below rely on these matchers: they must find a rank
+// or a sequence number only where one is named.
+TEST(FailureMessages, MatchersFindNamedRanksAndSequenceNumbers) {
+  EXPECT_TRUE(names_rank("rank 0: peer rank 2 (pid 7) died", 2));
+  EXPECT_TRUE(names_rank("rank 1: allreduce #3 timed out: peer(s) 0, 2 did not arrive", 2));
+  EXPECT_TRUE(names_rank("waiting for ranks [1, 2]", 2));
+  EXPECT_FALSE(names_rank("rank 0: allreduce(f32, 24, sum) #2 timed out: peer(s) 1 did not arrive", 2));
+  EXPECT_FALSE(names_rank("rank 12: peer rank 20 died", 2));
+  EXPECT_TRUE(names_seq("allreduce(f32, 24, sum) #2 timed out", 2));
+  EXPECT_TRUE(names_seq("operation mismatch in sequence slot 2: ...", 2));
+  EXPECT_FALSE(names_seq("allreduce(f32, 2, sum) #12 timed out", 2));
+}
+
 class CollectivesFailure : public ::testing::TestWithParam<std::string> {};
 
 // Rank 2 dies (SIGKILL) while every rank is inside an allreduce. The

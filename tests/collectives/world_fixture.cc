@@ -1,15 +1,20 @@
 #include "tests/collectives/world_fixture.h"
 
 #include <fmt/format.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
+#include <new>
 #include <sstream>
+#include <string_view>
 
 #include "runtime/tcp_store.h"
+#include "tests/harness/store_process.h"
 
 namespace myriad::test {
 
@@ -30,6 +35,32 @@ std::string read_file(const std::string& path) {
   text << in.rdbuf();
   return text.str();
 }
+
+// Every rank waits at this gate, in memory shared with its siblings, until
+// all are forked. The store server's thread (the one other thread of the
+// test process) then sits idle in epoll_wait while the test forks, so no
+// child inherits a lock (allocator, logger) that thread held mid-request.
+class StartGate {
+ public:
+  StartGate() {
+    void* memory =
+        ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) raise_errno(errno, "mmap of the start gate");
+    started_ = new (memory) std::atomic<int>(0);
+  }
+  ~StartGate() { ::munmap(started_, sizeof(std::atomic<int>)); }
+  StartGate(const StartGate&) = delete;
+  StartGate& operator=(const StartGate&) = delete;
+
+  // In a child: arrives and waits for the other `n - 1`.
+  bool pass(int n) {
+    started_->fetch_add(1);
+    return wait_until([&] { return started_->load() >= n; }, kConnectTimeout);
+  }
+
+ private:
+  std::atomic<int>* started_;
+};
 
 }  // namespace
 
@@ -91,8 +122,9 @@ WorldResult run_world(const Layout& layout, const std::function<int(Rank&)>& fn,
   static std::atomic<int> worlds{0};
   const std::string run_id = fmt::format("t{}-{}", ::getpid(), worlds.fetch_add(1));
   TempDir dir;
-  TcpStoreServer server(TcpStoreServerOptions{.token = kToken});
+  StoreProcess server(kToken);
   const uint16_t port = server.port();
+  StartGate gate;
 
   WorldResult result;
   result.ranks = fork_ranks(
@@ -103,6 +135,10 @@ WorldResult run_world(const Layout& layout, const std::function<int(Rank&)>& fn,
         self.size = layout.size();
         self.layout = layout;
         RankAccess::set_report_path(self, fmt::format("{}/rank{}.txt", dir.path(), rank));
+        if (!gate.pass(layout.size())) {
+          self.report("the other ranks were not forked in time");
+          return kRankSetupFailed;
+        }
         try {
           BootstrapInfo info;
           info.rank = rank;

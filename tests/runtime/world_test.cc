@@ -5,6 +5,7 @@
 #include "runtime/error.h"
 #include "runtime/tcp_store.h"
 #include "tests/harness/process.h"
+#include "tests/harness/store_process.h"
 
 namespace myriad {
 namespace {
@@ -47,7 +48,7 @@ TEST(World, WithoutAStoreAWorldOfManyIsAnError) {
 }
 
 TEST(World, RanksLearnEveryNodeAndExchange) {
-  TcpStoreServer server(TcpStoreServerOptions{.token = kToken});
+  test::StoreProcess server(kToken);
   const uint16_t port = server.port();
   const std::vector<std::string> nodes = {"b", "b", "a", "a", "c"};
   test::RanksResult result = test::fork_ranks(5, [&](int rank) {
@@ -70,7 +71,7 @@ TEST(World, RanksLearnEveryNodeAndExchange) {
 }
 
 TEST(World, MissingRankTimesOutNamingIt) {
-  TcpStoreServer server(TcpStoreServerOptions{.token = kToken});
+  test::StoreProcess server(kToken);
   const uint16_t port = server.port();
   // Rank 2 of 3 never starts.
   test::RanksResult result = test::fork_ranks(2, [&](int rank) {
@@ -87,7 +88,7 @@ TEST(World, MissingRankTimesOutNamingIt) {
 }
 
 TEST(World, BarrierTimeoutCountsArrivals) {
-  TcpStoreServer server(TcpStoreServerOptions{.token = kToken});
+  test::StoreProcess server(kToken);
   const uint16_t port = server.port();
   test::RanksResult result = test::fork_ranks(3, [&](int rank) {
     auto world = join(rank, 3, "n", port, milliseconds(1'500));
