@@ -1,15 +1,12 @@
 #include "tests/collectives/world_fixture.h"
 
 #include <fmt/format.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cctype>
-#include <cerrno>
 #include <cstdio>
 #include <fstream>
-#include <new>
 #include <sstream>
 #include <string_view>
 
@@ -25,8 +22,8 @@ struct RankAccess {
 namespace {
 
 constexpr char kToken[] = "collectives-test-token";
-// Connecting to a store in this same process succeeds at once; the bound
-// only matters when the parent died.
+// The store process is up before any rank starts, so connecting succeeds at
+// once; the bound only matters when it died.
 constexpr std::chrono::milliseconds kConnectTimeout{10'000};
 
 std::string read_file(const std::string& path) {
@@ -35,32 +32,6 @@ std::string read_file(const std::string& path) {
   text << in.rdbuf();
   return text.str();
 }
-
-// Every rank waits at this gate, in memory shared with its siblings, until
-// all are forked. The store server's thread (the one other thread of the
-// test process) then sits idle in epoll_wait while the test forks, so no
-// child inherits a lock (allocator, logger) that thread held mid-request.
-class StartGate {
- public:
-  StartGate() {
-    void* memory =
-        ::mmap(nullptr, sizeof(std::atomic<int>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (memory == MAP_FAILED) raise_errno(errno, "mmap of the start gate");
-    started_ = new (memory) std::atomic<int>(0);
-  }
-  ~StartGate() { ::munmap(started_, sizeof(std::atomic<int>)); }
-  StartGate(const StartGate&) = delete;
-  StartGate& operator=(const StartGate&) = delete;
-
-  // In a child: arrives and waits for the other `n - 1`.
-  bool pass(int n) {
-    started_->fetch_add(1);
-    return wait_until([&] { return started_->load() >= n; }, kConnectTimeout);
-  }
-
- private:
-  std::atomic<int>* started_;
-};
 
 }  // namespace
 
@@ -124,7 +95,6 @@ WorldResult run_world(const Layout& layout, const std::function<int(Rank&)>& fn,
   TempDir dir;
   StoreProcess server(kToken);
   const uint16_t port = server.port();
-  StartGate gate;
 
   WorldResult result;
   result.ranks = fork_ranks(
@@ -135,10 +105,6 @@ WorldResult run_world(const Layout& layout, const std::function<int(Rank&)>& fn,
         self.size = layout.size();
         self.layout = layout;
         RankAccess::set_report_path(self, fmt::format("{}/rank{}.txt", dir.path(), rank));
-        if (!gate.pass(layout.size())) {
-          self.report("the other ranks were not forked in time");
-          return kRankSetupFailed;
-        }
         try {
           BootstrapInfo info;
           info.rank = rank;

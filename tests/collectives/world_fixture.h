@@ -1,12 +1,14 @@
 // Forked worlds for the multi-process collectives tests.
 //
-// run_world() starts a TcpStoreServer in the test process, forks one real
-// process per rank (tests/harness fork_ranks), and in each child joins a
-// World through a TcpStore client and creates a Communicator, then runs the
-// test's function. Node ids pick the transports exactly as in a job: ranks
-// with the same node id talk over shared memory, others over TCP. Each
-// world gets its own run id ("t<pid>-<n>"), so shared-memory segments of
-// concurrent or earlier worlds never collide.
+// run_world() starts a TcpStoreServer in a child process (tests/harness
+// StoreProcess, so that the test process forks its ranks with no other
+// thread running), forks one real process per rank (tests/harness
+// fork_ranks), and in each child joins a World through a TcpStore client
+// and creates a Communicator, then runs the test's function. Node ids pick
+// the transports exactly as in a job: ranks with the same node id talk over
+// shared memory, others over TCP. Each world gets its own run id
+// ("t<pid>-<n>"), so shared-memory segments of concurrent or earlier worlds
+// never collide.
 //
 // A child reports what went wrong with Rank::report(): the line goes to
 // stderr at once and is collected by the parent, so that the assertion
