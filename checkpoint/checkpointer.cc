@@ -1,0 +1,296 @@
+#include "checkpoint/checkpointer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "checkpoint/commit.h"
+#include "checkpoint/file_io.h"
+#include "checkpoint/format.h"
+#include "runtime/error.h"
+#include "runtime/logging.h"
+
+namespace myriad::checkpoint {
+
+using nlohmann::json;
+
+struct SaveHandle::Status {
+  mutable std::mutex mutex;
+  mutable std::condition_variable cv;
+  bool done = false;
+  bool skipped = false;
+  bool reported = false;  // the error reached the caller (wait() or a throw)
+  std::exception_ptr error;
+  uint64_t step = 0;
+  double blocking_seconds = 0;
+
+  void finish(std::exception_ptr e) {
+    {
+      std::lock_guard lock(mutex);
+      error = std::move(e);
+      done = true;
+    }
+    cv.notify_all();
+  }
+};
+
+namespace {
+
+// Longest run id: it is part of file names.
+constexpr size_t kMaxRunId = 64;
+
+bool valid_run_id(const std::string& id) {
+  if (id.empty() || id.size() > kMaxRunId) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
+
+// Every rank's report, indexed by rank: lengths first, then the texts.
+std::vector<json> exchange_reports(Communicator& comm, const json& mine) {
+  std::string text = mine.dump();
+  const auto n = static_cast<size_t>(comm.size());
+  int64_t length = static_cast<int64_t>(text.size());
+  std::vector<int64_t> lengths(n);
+  comm.allgather(TensorView{&length, 1, DType::I64}, TensorView{lengths.data(), n, DType::I64})->wait();
+  std::vector<uint64_t> counts(lengths.begin(), lengths.end());
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  std::string all(total, '\0');
+  comm.allgatherv(TensorView{text.data(), text.size(), DType::U8},
+                  TensorView{all.data(), all.size(), DType::U8}, counts)
+      ->wait();
+  std::vector<json> reports;
+  uint64_t at = 0;
+  for (uint64_t c : counts) {
+    reports.push_back(json::parse(all.substr(at, c)));
+    at += c;
+  }
+  return reports;
+}
+
+}  // namespace
+
+void SaveHandle::wait() const {
+  MYRIAD_CHECK(status_ != nullptr, "wait() on an empty SaveHandle");
+  std::unique_lock lock(status_->mutex);
+  status_->cv.wait(lock, [&] { return status_->done; });
+  if (status_->error) {
+    status_->reported = true;
+    std::rethrow_exception(status_->error);
+  }
+}
+
+bool SaveHandle::done() const {
+  MYRIAD_CHECK(status_ != nullptr, "done() on an empty SaveHandle");
+  std::lock_guard lock(status_->mutex);
+  return status_->done;
+}
+
+bool SaveHandle::skipped() const {
+  return status_ != nullptr && status_->skipped;
+}
+uint64_t SaveHandle::step() const {
+  return status_ == nullptr ? 0 : status_->step;
+}
+double SaveHandle::blocking_seconds() const {
+  return status_ == nullptr ? 0 : status_->blocking_seconds;
+}
+
+Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptions options)
+    : options_(std::move(options)) {
+  MYRIAD_CHECK(comm != nullptr);
+  rank_ = comm->rank();
+  size_ = comm->size();
+  if (options_.keep_last < 0)
+    raise(ErrorCode::InvalidArgument, "keep_last must be >= 0, not {}", options_.keep_last);
+  if (options_.chunk_bytes == 0) raise(ErrorCode::InvalidArgument, "chunk_bytes must be > 0");
+  persist_comm_ = comm->split(0, rank_);
+  control_comm_ = comm->split(0, rank_);
+
+  // The temporary directory's name must be the same on every rank: rank 0
+  // picks the run id and broadcasts it.
+  char id[kMaxRunId + 1] = {};
+  if (rank_ == 0) {
+    std::string chosen = options_.run_id;
+    if (chosen.empty()) {
+      const char* env = std::getenv("MYRIAD_RUN_ID");
+      chosen = env != nullptr && valid_run_id(env)
+                   ? std::string(env)
+                   : fmt::format("p{}-{:x}", ::getpid(),
+                                 std::chrono::steady_clock::now().time_since_epoch().count() & 0xffffffff);
+    }
+    if (!valid_run_id(chosen)) {
+      raise(ErrorCode::InvalidArgument, "run id '{}': letters, digits, '-', '_' and '.', at most {}", chosen,
+            kMaxRunId);
+    }
+    std::memcpy(id, chosen.data(), chosen.size());
+  }
+  control_comm_->broadcast(TensorView{id, sizeof(id), DType::U8})->wait();
+  run_id_ = id;
+}
+
+Checkpointer::~Checkpointer() {
+  if (worker_.joinable()) worker_.join();
+}
+
+void Checkpointer::join_and_surface() {
+  if (worker_.joinable()) worker_.join();
+  if (last_ == nullptr) return;
+  std::lock_guard lock(last_->mutex);
+  if (last_->error && !last_->reported) {
+    last_->reported = true;
+    std::rethrow_exception(last_->error);
+  }
+}
+
+void Checkpointer::wait_all() {
+  join_and_surface();
+}
+
+LoadResult Checkpointer::load(State& state, const std::string& dir, LoadOptions options) {
+  join_and_surface();
+  options.rank = rank_;
+  return load_checkpoint(state, dir, options);
+}
+
+SaveHandle Checkpointer::save(const State& state, const std::string& dir, uint64_t step,
+                              const json& metadata) {
+  const auto start = std::chrono::steady_clock::now();
+  SaveHandle handle;
+  handle.status_ = std::make_shared<SaveHandle::Status>();
+  handle.status_->step = step;
+  if (options_.skip_if_busy) {
+    // Every rank must make the same choice, or one would wait in an
+    // agreement the others never join: skip when any rank is still busy.
+    int64_t busy = 0;
+    if (last_ != nullptr) {
+      std::lock_guard lock(last_->mutex);
+      busy = last_->done ? 0 : 1;
+    }
+    control_comm_->allreduce(TensorView{&busy, 1, DType::I64}, AllreduceOptions{.op = ReduceOp::Max})->wait();
+    if (busy != 0) {
+      MYRIAD_LOG_INFO("checkpoint: step {} skipped: the previous save is still persisting", step);
+      handle.status_->skipped = true;
+      handle.status_->finish(nullptr);
+      return handle;
+    }
+  }
+  // Never two persists at once: wait for the previous one (and report its
+  // error if nobody has seen it yet).
+  join_and_surface();
+
+  Snapshot snapshot;
+  std::exception_ptr caller_error;
+  try {
+    snapshot = Snapshot::take(state, step, rank_, size_, options_.chunk_bytes, std::move(spare_));
+    snapshot.metadata = metadata;
+  } catch (const Error&) {
+    caller_error = std::current_exception();
+    snapshot.step = step;
+  }
+  handle.status_->blocking_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  last_ = handle.status_;
+  worker_ = std::thread(&Checkpointer::persist, this, std::move(snapshot), dir, handle.status_, caller_error);
+  if (caller_error) {
+    std::lock_guard lock(last_->mutex);
+    last_->reported = true;  // thrown here: the next call does not throw it again
+    std::rethrow_exception(caller_error);
+  }
+  return handle;
+}
+
+void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<SaveHandle::Status> status,
+                           std::exception_ptr caller_error) {
+  const uint64_t step = snapshot.step;
+  const std::string tmp_name = step_dir_name(step) + std::string(kTmpMarker) + run_id_;
+  const std::string tmp_dir = dir + "/" + tmp_name;
+  std::exception_ptr own = caller_error;
+  json report;
+  if (!own) {
+    try {
+      make_dir(dir);
+      if (rank_ == 0) remove_leftovers(dir, tmp_name);
+      make_dir(tmp_dir);
+      snapshot.seal();
+      // Each rank fsyncs its own file before it reports: the agreement below
+      // then means "every shard is durable", which is what lets rank 0
+      // commit.
+      File file = File::create(tmp_dir + "/" + snapshot.file_name);
+      file.write_all(snapshot.buffer.data(), snapshot.buffer.size());
+      file.sync();
+      file.close();
+      report = persist_report(snapshot, snapshot.buffer.size());
+    } catch (const std::exception&) {
+      own = std::current_exception();
+    }
+  }
+  if (own) {
+    try {
+      std::rethrow_exception(own);
+    } catch (const Error& e) {
+      report = failure_report(e.message());
+    } catch (const std::exception& e) {
+      report = failure_report(e.what());
+    }
+  }
+  spare_ = std::move(snapshot.buffer);  // read by save() only after joining this thread
+
+  std::exception_ptr result;
+  try {
+    // The agreement: every rank learns whether every shard is durable.
+    std::vector<json> reports = exchange_reports(*persist_comm_, report);
+    std::string failures;
+    for (size_t r = 0; r < reports.size(); ++r) {
+      if (!reports[r].at("ok").get<bool>()) {
+        failures += fmt::format("\n  rank {}: {}", r, reports[r].at("error").get<std::string>());
+      }
+    }
+    if (!failures.empty()) {
+      raise(ErrorCode::Io, "rank {}: step {} of {} not committed (the last committed step is untouched):{}",
+            rank_, step, dir, failures);
+    }
+    std::exception_ptr commit_error;
+    int64_t outcome = 0;
+    if (rank_ == 0) {
+      try {
+        Manifest manifest = merge_reports(reports, snapshot, run_id_);
+        commit_step(manifest, CommitPaths{dir, tmp_dir, run_id_});
+        MYRIAD_LOG_INFO("checkpoint: committed step {} of {} ({} ranks, {} bytes)", step, dir, size_,
+                        manifest.total_bytes());
+      } catch (const std::exception& e) {
+        MYRIAD_LOG_ERROR("checkpoint: step {} of {} not committed: {}", step, dir, e.what());
+        commit_error = std::current_exception();
+        outcome = 1;
+      }
+      if (!commit_error) {
+        try {
+          apply_retention(dir, options_.keep_last, run_id_);
+        } catch (const Error& e) {
+          // The step is committed; an old one that could not be removed is
+          // retried by the next save's retention.
+          MYRIAD_LOG_WARN("checkpoint: retention after step {}: {}", step, e.message());
+        }
+      }
+    }
+    // Rank 0 tells everyone the outcome, so that no rank's save completes
+    // before its step is committed.
+    persist_comm_->broadcast(TensorView{&outcome, 1, DType::I64})->wait();
+    if (commit_error) std::rethrow_exception(commit_error);
+    if (outcome != 0) {
+      raise(ErrorCode::Io,
+            "rank {}: step {} of {} not committed: rank 0 could not commit it (its log says why)", rank_,
+            step, dir);
+    }
+  } catch (...) {
+    result = std::current_exception();
+  }
+  status->finish(result);
+}
+
+}  // namespace myriad::checkpoint

@@ -1,0 +1,155 @@
+#include "checkpoint/file_io.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "runtime/error.h"
+
+namespace myriad::checkpoint {
+
+File::~File() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+File::File(File&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
+  other.fd_ = -1;
+}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    path_ = std::move(other.path_);
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+File File::open_read(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) raise_errno(errno, "open " + path);
+  return File(fd, path);
+}
+
+File File::create(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) raise_errno(errno, "create " + path);
+  return File(fd, path);
+}
+
+uint64_t File::size() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) raise_errno(errno, "stat " + path_);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+void File::write_all(const void* data, size_t bytes) {
+  const char* p = static_cast<const char*>(data);
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t n = ::write(fd_, p + done, bytes - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      raise_errno(errno, fmt::format("write {} at offset {}", path_, done));
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+size_t File::pread_some(void* data, size_t bytes, uint64_t offset) const {
+  char* p = static_cast<char*>(data);
+  size_t done = 0;
+  while (done < bytes) {
+    ssize_t n = ::pread(fd_, p + done, bytes - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      raise_errno(errno, fmt::format("read {} at offset {}", path_, offset + done));
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
+
+void File::sync() {
+  if (::fsync(fd_) != 0) raise_errno(errno, "fsync " + path_);
+}
+
+void File::close() {
+  int fd = fd_;
+  fd_ = -1;
+  if (fd >= 0 && ::close(fd) != 0) raise_errno(errno, "close " + path_);
+}
+
+void sync_dir(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) raise_errno(errno, "open directory " + path);
+  File dir(fd, path);
+  dir.sync();
+}
+
+void write_file_durably(const std::string& path, const std::string& text) {
+  File file = File::create(path);
+  file.write_all(text.data(), text.size());
+  file.sync();
+  file.close();
+}
+
+void replace_file_atomically(const std::string& path, const std::string& tmp_path, const std::string& text) {
+  // The content must be durable before the rename makes it visible, or a
+  // crash could leave `path` naming an empty file.
+  write_file_durably(tmp_path, text);
+  if (::rename(tmp_path.c_str(), path.c_str()) != 0) raise_errno(errno, "rename " + tmp_path + " to " + path);
+  sync_dir(std::filesystem::path(path).parent_path().string());
+}
+
+std::string read_text_file(const std::string& path) {
+  File file = File::open_read(path);
+  std::string text(file.size(), '\0');
+  size_t n = file.pread_some(text.data(), text.size(), 0);
+  text.resize(n);
+  return text;
+}
+
+void make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) raise_errno(errno, "mkdir " + path);
+  if (!is_directory(path)) raise(ErrorCode::Io, "mkdir {}: exists and is not a directory", path);
+}
+
+void remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) raise(ErrorCode::Io, "remove {}: {}", path, ec.message());
+}
+
+std::vector<std::string> list_dir(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) raise_errno(errno, "list directory " + path);
+  std::vector<std::string> names;
+  while (dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace myriad::checkpoint

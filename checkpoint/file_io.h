@@ -1,0 +1,67 @@
+// Durable file operations for the checkpoint service: whole writes, exact
+// positioned reads, fsync of files and directories, atomic replacement.
+//
+// Every function throws Error(Io) naming the path (and offset, where there is
+// one) with the operating system's reason; nothing else is thrown. All are
+// thread-safe (they share no state).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace myriad::checkpoint {
+
+// An open file descriptor, closed by the destructor.
+class File {
+ public:
+  File() = default;
+  File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~File();
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  // O_RDONLY.
+  static File open_read(const std::string& path);
+  // O_WRONLY | O_CREAT | O_TRUNC, mode 0644.
+  static File create(const std::string& path);
+
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  uint64_t size() const;
+  // Writes all bytes at the current position (retrying short writes).
+  void write_all(const void* data, size_t bytes);
+  // Reads up to `bytes` at `offset`; returns how many were read (fewer only
+  // at the end of the file).
+  size_t pread_some(void* data, size_t bytes, uint64_t offset) const;
+  void sync();
+  // Closes, reporting the error a deferred write may return from close().
+  void close();
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+// fsync of a directory: makes the names created, renamed or removed in it durable.
+void sync_dir(const std::string& path);
+// Writes `text` to `path` (created or truncated) and fsyncs it.
+void write_file_durably(const std::string& path, const std::string& text);
+// Writes `text` to `tmp_path`, fsyncs it, renames it over `path` and fsyncs
+// the directory: a reader sees the old or the new content, never a mix.
+void replace_file_atomically(const std::string& path, const std::string& tmp_path, const std::string& text);
+// The whole content of a (small) file.
+std::string read_text_file(const std::string& path);
+// mkdir that accepts an existing directory.
+void make_dir(const std::string& path);
+// Removes a file or a directory tree; a missing path is not an error.
+void remove_tree(const std::string& path);
+// The names in a directory ("." and ".." left out), sorted.
+std::vector<std::string> list_dir(const std::string& path);
+bool path_exists(const std::string& path);
+bool is_directory(const std::string& path);
+
+}  // namespace myriad::checkpoint

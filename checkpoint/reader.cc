@@ -1,0 +1,276 @@
+#include "checkpoint/reader.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "checkpoint/file_io.h"
+#include "checkpoint/format.h"
+#include "runtime/error.h"
+#include "runtime/logging.h"
+
+namespace myriad::checkpoint {
+namespace {
+
+// Block size of the streaming file checksum in verify_step.
+constexpr size_t kVerifyBlockBytes = 8u << 20;
+
+std::string step_path(const std::string& dir, uint64_t step) {
+  return dir + "/" + step_dir_name(step);
+}
+
+// Reads the chunk of tensor `t` into `out` and checks it; Corruption names
+// the file, offset and tensor.
+void read_chunk(const File& file, const ChunkRecord& c, const std::string& tensor, unsigned char* out) {
+  const size_t n = file.pread_some(out, c.bytes, c.offset);
+  if (n != c.bytes) {
+    raise(ErrorCode::Corruption,
+          "{}: offset {}: chunk of tensor '{}' (rows [{}, {})) is truncated: {} of {} bytes present",
+          file.path(), c.offset, tensor, c.row, c.row + c.rows, n, c.bytes);
+  }
+  const uint64_t sum = checksum(out, c.bytes);
+  if (sum != c.xxh3) {
+    raise(ErrorCode::Corruption,
+          "{}: offset {}: checksum mismatch in chunk of tensor '{}' (rows [{}, {}), {} bytes; stored {}, "
+          "computed {})",
+          file.path(), c.offset, tensor, c.row, c.row + c.rows, c.bytes, checksum_hex(c.xxh3),
+          checksum_hex(sum));
+  }
+}
+
+class FileCache {
+ public:
+  explicit FileCache(std::string step_dir) : step_dir_(std::move(step_dir)) {}
+  const File& get(const std::string& name, const std::string& tensor) {
+    auto it = files_.find(name);
+    if (it != files_.end()) return it->second;
+    const std::string path = step_dir_ + "/" + name;
+    if (!path_exists(path)) {
+      raise(ErrorCode::Corruption, "{}: missing (it holds chunks of tensor '{}')", path, tensor);
+    }
+    return files_.emplace(name, File::open_read(path)).first->second;
+  }
+
+ private:
+  std::string step_dir_;
+  std::map<std::string, File> files_;
+};
+
+}  // namespace
+
+std::vector<uint64_t> list_steps(const std::string& dir) {
+  std::vector<uint64_t> steps;
+  if (!is_directory(dir)) return steps;
+  for (const std::string& name : list_dir(dir)) {
+    if (auto step = parse_step_dir_name(name); step && is_directory(dir + "/" + name)) steps.push_back(*step);
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+std::optional<uint64_t> read_latest_pointer(const std::string& dir) {
+  const std::string path = dir + "/" + std::string(kLatestName);
+  if (!path_exists(path)) return std::nullopt;
+  std::string text = read_text_file(path);
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  auto step = parse_step_dir_name(text);
+  if (!step) raise(ErrorCode::Corruption, "{}: does not name a step ('{}')", path, text.substr(0, 64));
+  return step;
+}
+
+std::optional<uint64_t> latest_step(const std::string& dir) {
+  if (auto step = read_latest_pointer(dir)) return step;
+  std::vector<uint64_t> steps = list_steps(dir);
+  if (steps.empty()) return std::nullopt;
+  return steps.back();
+}
+
+Manifest read_manifest(const std::string& dir, uint64_t step) {
+  const std::string path = step_path(dir, step) + "/" + std::string(kManifestName);
+  if (!path_exists(path)) {
+    if (!is_directory(step_path(dir, step))) raise(ErrorCode::Io, "{}: no such step", step_path(dir, step));
+    raise(ErrorCode::Corruption, "{}: missing", path);
+  }
+  Manifest m = parse_manifest(read_text_file(path), path);
+  if (m.step != step)
+    raise(ErrorCode::Corruption, "{}: says step {}, its directory step {}", path, m.step, step);
+  return m;
+}
+
+LoadResult load_step(State& state, const std::string& dir, uint64_t step) {
+  validate_state(state);
+  const Manifest m = read_manifest(dir, step);
+  LoadResult result;
+  result.step = step;
+  FileCache files(step_path(dir, step));
+  std::vector<unsigned char> scratch;
+  for (TensorEntry& t : state.tensors) {
+    const TensorRecord* rec = m.find(t.name);
+    if (rec == nullptr) {
+      raise(ErrorCode::InvalidArgument, "tensor '{}' is not in {}", t.name, step_path(dir, step));
+    }
+    if (rec->dtype != t.view.dtype || rec->shape != t.global_shape) {
+      raise(ErrorCode::InvalidArgument, "tensor '{}': the state has {} {}, {} has {} {}", t.name,
+            dtype_name(t.view.dtype), nlohmann::json(t.global_shape).dump(), step_path(dir, step),
+            dtype_name(rec->dtype), nlohmann::json(rec->shape).dump());
+    }
+    const uint64_t row_bytes = row_elements(t.global_shape) * dtype_size(t.view.dtype);
+    if (row_bytes == 0) continue;
+    const uint64_t lo = t.placement == Placement::Sharded ? static_cast<uint64_t>(t.row_offset) : 0;
+    const uint64_t hi = lo + t.view.bytes() / row_bytes;
+    auto* dest = static_cast<unsigned char*>(t.view.data);
+    uint64_t covered = 0;
+    for (const ChunkRecord& c : rec->chunks) {
+      const uint64_t from = std::max(lo, c.row), to = std::min(hi, c.row + c.rows);
+      if (from >= to) continue;  // not one of this rank's rows: never read
+      if (c.bytes != c.rows * row_bytes) {
+        raise(ErrorCode::Corruption, "{}/{}: offset {}: chunk of tensor '{}' has {} bytes for {} rows of {}",
+              step_path(dir, step), c.file, c.offset, t.name, c.bytes, c.rows, row_bytes);
+      }
+      const File& file = files.get(c.file, t.name);
+      if (from == c.row && to == c.row + c.rows) {
+        // The whole chunk is ours: read it in place, no extra copy.
+        read_chunk(file, c, t.name, dest + (from - lo) * row_bytes);
+      } else {
+        scratch.resize(c.bytes);
+        read_chunk(file, c, t.name, scratch.data());
+        std::memcpy(dest + (from - lo) * row_bytes, scratch.data() + (from - c.row) * row_bytes,
+                    (to - from) * row_bytes);
+      }
+      result.bytes_read += c.bytes;
+      covered += to - from;
+    }
+    if (covered != hi - lo) {
+      raise(ErrorCode::Corruption, "{}: rows of tensor '{}' in [{}, {}) are in no chunk",
+            step_path(dir, step) + "/" + std::string(kManifestName), t.name, lo, hi);
+    }
+  }
+  state.values = m.values;
+  return result;
+}
+
+LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptions& options) {
+  std::optional<uint64_t> target = options.step;
+  std::vector<std::string> skipped;
+  if (!target) {
+    try {
+      target = latest_step(dir);
+    } catch (const Error& e) {
+      if (!options.fallback || e.code() != ErrorCode::Corruption) throw;
+      skipped.push_back(e.message());
+      MYRIAD_LOG_WARN("checkpoint: {}; using the newest committed step", e.message());
+      std::vector<uint64_t> steps = list_steps(dir);
+      if (!steps.empty()) target = steps.back();
+    }
+  }
+  if (!target) raise(ErrorCode::Io, "{}: no committed checkpoint", dir);
+
+  std::vector<uint64_t> candidates{*target};
+  if (options.fallback) {
+    std::vector<uint64_t> steps = list_steps(dir);
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+      if (*it < *target) candidates.push_back(*it);
+    }
+  }
+  for (uint64_t step : candidates) {
+    try {
+      LoadResult result = load_step(state, dir, step);
+      result.skipped = skipped;
+      MYRIAD_LOG_INFO(
+          "checkpoint: rank {} restored step {} from {} ({}, {} bytes read){}", options.rank, step,
+          result.source, step_path(dir, step), result.bytes_read,
+          skipped.empty() ? "" : fmt::format(", after skipping {} newer step(s)", skipped.size()));
+      return result;
+    } catch (const Error& e) {
+      const bool unusable = e.code() == ErrorCode::Corruption || e.code() == ErrorCode::NotSupported;
+      if (!options.fallback || !unusable) throw;
+      skipped.push_back(fmt::format("step {}: {}", step, e.message()));
+      MYRIAD_LOG_WARN("checkpoint: rank {} skips step {}: {}", options.rank, step, e.message());
+    }
+  }
+  std::string reasons;
+  for (const std::string& s : skipped) reasons += "\n  " + s;
+  raise(ErrorCode::Corruption, "{}: no step verifies:{}", dir, reasons);
+}
+
+VerifyResult verify_step(const std::string& dir, uint64_t step) {
+  VerifyResult result;
+  result.step = step;
+  Manifest m;
+  try {
+    m = read_manifest(dir, step);
+  } catch (const Error& e) {
+    result.problems.push_back(e.message());
+    return result;
+  }
+  const std::string step_dir = step_path(dir, step);
+  std::map<std::string, std::unique_ptr<File>> open;
+  for (const FileRecord& f : m.files) {
+    const std::string path = step_dir + "/" + f.name;
+    try {
+      auto file = std::make_unique<File>(File::open_read(path));
+      const uint64_t size = file->size();
+      if (size != f.bytes) {
+        result.problems.push_back(fmt::format("{}: {} bytes, the manifest says {}{}", path, size, f.bytes,
+                                              size < f.bytes ? " (truncated)" : ""));
+      }
+      unsigned char head[kHeaderBytes] = {};
+      if (file->pread_some(head, kHeaderBytes, 0) != kHeaderBytes) {
+        result.problems.push_back(
+            fmt::format("{}: offset 0: shorter than its {}-byte header", path, kHeaderBytes));
+      } else {
+        FileHeader h = decode_header(head, path);
+        if (h.version != kCheckpointFormatVersion || h.rank != static_cast<uint32_t>(f.rank) ||
+            h.step != step) {
+          result.problems.push_back(
+              fmt::format("{}: offset 0: header says version {} rank {} step {}, expected {} {} {}", path,
+                          h.version, h.rank, h.step, kCheckpointFormatVersion, f.rank, step));
+        }
+      }
+      XXH3_state_t* hs = XXH3_createState();
+      XXH3_64bits_reset(hs);
+      std::vector<unsigned char> block(kVerifyBlockBytes);
+      uint64_t at = 0;
+      for (;;) {
+        size_t n = file->pread_some(block.data(), block.size(), at);
+        if (n == 0) break;
+        XXH3_64bits_update(hs, block.data(), n);
+        at += n;
+      }
+      const uint64_t sum = XXH3_64bits_digest(hs);
+      XXH3_freeState(hs);
+      result.bytes_checked += at;
+      if (sum != f.xxh3) {
+        result.problems.push_back(fmt::format("{}: file checksum mismatch (stored {}, computed {})", path,
+                                              checksum_hex(f.xxh3), checksum_hex(sum)));
+      }
+      open.emplace(f.name, std::move(file));
+    } catch (const Error& e) {
+      result.problems.push_back(e.message());
+    }
+  }
+  std::vector<unsigned char> scratch;
+  for (const TensorRecord& t : m.tensors) {
+    for (const ChunkRecord& c : t.chunks) {
+      auto it = open.find(c.file);
+      if (it == open.end()) {
+        result.problems.push_back(
+            fmt::format("{}/{}: offset {}: chunk of tensor '{}' is in a file that cannot be read", step_dir,
+                        c.file, c.offset, t.name));
+        continue;
+      }
+      try {
+        scratch.resize(c.bytes);
+        read_chunk(*it->second, c, t.name, scratch.data());
+      } catch (const Error& e) {
+        result.problems.push_back(e.message());
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace myriad::checkpoint

@@ -1,0 +1,36 @@
+// Shared pieces of the multi-rank checkpoint tests: a world that saves test
+// states, and checks made in the parent process on the files it left.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "checkpoint/checkpointer.h"
+#include "tests/checkpoint/state_util.h"
+#include "tests/collectives/world_fixture.h"
+
+namespace myriad::test {
+
+// Exit codes of the checkpoint tests' rank functions.
+inline constexpr int kRankSaveFailed = 30;
+inline constexpr int kRankLoadFailed = 31;
+inline constexpr int kRankMismatch = 32;
+inline constexpr int kRankUnexpected = 33;
+
+// The specs most tests save: every dtype sharded (uneven rows) and
+// replicated, a scalar, an empty tensor.
+std::vector<TensorSpec> mixed_specs();
+
+// `n` ranks on one node save `steps` (each filled with its step's pattern)
+// into `dir`; every save is waited for. Returns the world's result.
+WorldResult save_steps(const std::string& dir, int n, const std::vector<TensorSpec>& specs,
+                       const std::vector<uint64_t>& steps, checkpoint::CheckpointerOptions options = {});
+
+// Loads `step` (nullopt: latest) of `dir` in this process as a world of one
+// and returns the mismatch against `expect_step`'s pattern ("" when equal).
+std::string load_and_compare(const std::string& dir, const std::vector<TensorSpec>& specs,
+                             std::optional<uint64_t> step, uint64_t expect_step);
+
+}  // namespace myriad::test
