@@ -1,0 +1,32 @@
+// The entry points of `myriad bench`'s subcommands, called by
+// launcher/bench_command.cc after CLI11 has parsed the flags. Each joins
+// the job (BenchWorld::join), runs its benchmark collectively, prints on
+// rank 0, and returns the process exit code: 0 on success, kBenchFailedExit
+// when a result was wrong or an acceptance check failed (on every rank, so
+// `myriad run` reports it).
+#pragma once
+
+#include <string>
+
+#include "launcher/bench/coll_bench.h"
+
+namespace myriad::bench {
+
+inline constexpr int kBenchFailedExit = 1;
+
+struct CollCommandOptions {
+  CollOptions coll;
+  std::string op = "allreduce";
+  std::string min_bytes = "32M";
+  std::string max_bytes = "32M";
+  std::string increment;
+  std::string dtype = "float";
+  std::string redop = "sum";
+  int check = 1;
+  int blocking = 0;
+  std::string json_path;
+};
+
+int run_coll_command(CollCommandOptions options);
+
+}  // namespace myriad::bench
