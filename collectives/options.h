@@ -13,33 +13,33 @@ namespace myriad {
 struct AllreduceOptions {
   ReduceOp op = ReduceOp::Sum;
   std::chrono::milliseconds timeout{0};
-  std::string algorithm;
+  std::string algorithm{};
 };
 
 struct ReduceOptions {
   ReduceOp op = ReduceOp::Sum;
   int root = 0;
   std::chrono::milliseconds timeout{0};
-  std::string algorithm;
+  std::string algorithm{};
 };
 
 struct ReduceScatterOptions {
   ReduceOp op = ReduceOp::Sum;
   std::chrono::milliseconds timeout{0};
-  std::string algorithm;
+  std::string algorithm{};
 };
 
 // Broadcast, gather, scatter.
 struct RootOptions {
   int root = 0;
   std::chrono::milliseconds timeout{0};
-  std::string algorithm;
+  std::string algorithm{};
 };
 
 // Allgather, alltoall, barrier, send, recv.
 struct CollectiveOptions {
   std::chrono::milliseconds timeout{0};
-  std::string algorithm;
+  std::string algorithm{};
 };
 
 }  // namespace myriad

@@ -8,6 +8,7 @@ bool Work::test() const {
 }
 
 void Work::wait() {
+  if (runner_ && !test()) runner_();
   std::unique_lock lock(mutex_);
   done_cv_.wait(lock, [&] { return done_; });
   if (error_) std::rethrow_exception(error_);

@@ -50,6 +50,11 @@ class Work {
   // Runs `callback` once the operation completes.
   void on_complete(std::function<void(Work&)> callback);
 
+  // Set by the backend before the Work is returned: wait() calls `runner`
+  // before blocking, so that a backend may run a not-yet-started operation
+  // on the waiting thread. It returns whether it ran it.
+  void set_runner(std::function<bool()> runner) { runner_ = std::move(runner); }
+
   // Completion, called once by the backend. A second call is ignored.
   void complete();
   void fail(std::exception_ptr error);
@@ -63,6 +68,7 @@ class Work {
   bool done_ = false;
   std::exception_ptr error_;
   std::vector<std::function<void(Work&)>> callbacks_;
+  std::function<bool()> runner_;  // set before the Work is shared; read-only after
 };
 
 using WorkPtr = std::shared_ptr<Work>;

@@ -23,8 +23,15 @@ void set_log_level(std::string_view level);
 
 }  // namespace myriad
 
-#define MYRIAD_LOG_TRACE(...) ::myriad::logger().trace(__VA_ARGS__)
-#define MYRIAD_LOG_DEBUG(...) ::myriad::logger().debug(__VA_ARGS__)
+// The level is checked before the arguments are evaluated: a debug line on
+// an operation's path costs nothing when debug logging is off.
+#define MYRIAD_LOG_AT(level, ...)                                           \
+  do {                                                                      \
+    ::spdlog::logger& myriad_logger_ = ::myriad::logger();                  \
+    if (myriad_logger_.should_log(level)) myriad_logger_.log(level, __VA_ARGS__); \
+  } while (false)
+#define MYRIAD_LOG_TRACE(...) MYRIAD_LOG_AT(::spdlog::level::trace, __VA_ARGS__)
+#define MYRIAD_LOG_DEBUG(...) MYRIAD_LOG_AT(::spdlog::level::debug, __VA_ARGS__)
 #define MYRIAD_LOG_INFO(...) ::myriad::logger().info(__VA_ARGS__)
 #define MYRIAD_LOG_WARN(...) ::myriad::logger().warn(__VA_ARGS__)
 #define MYRIAD_LOG_ERROR(...) ::myriad::logger().error(__VA_ARGS__)

@@ -89,7 +89,7 @@ void Executor::run(const Schedule& schedule, const ExecutorBuffers& buffers, con
           break;
         }
         case StepKind::Reduce: {
-          MYRIAD_CHECK(op.reduce != nullptr, "{}: schedule reduces without a reduction", op.what);
+          MYRIAD_CHECK(op.reduce != nullptr, "{}: schedule reduces without a reduction", op.what());
           op.reduce(resolve(buffers, step.dst), resolve(buffers, step.local), resolve(buffers, step.src),
                     step.src.bytes / elem);
           break;
@@ -116,7 +116,7 @@ void Executor::run(const Schedule& schedule, const ExecutorBuffers& buffers, con
         case StepKind::RecvReduce: {
           MYRIAD_CHECK(transport_of_.at(step.peer) != nullptr, "rank {}: no transport to peer {}", rank_,
                        step.peer);
-          MYRIAD_CHECK(op.reduce != nullptr, "{}: schedule reduces without a reduction", op.what);
+          MYRIAD_CHECK(op.reduce != nullptr, "{}: schedule reduces without a reduction", op.what());
           uint8_t* dst = resolve(buffers, step.dst);
           const uint8_t* local = resolve(buffers, step.local);
           std::vector<uint8_t>* carry = &partial_[partial_index++];
@@ -191,7 +191,7 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
       }
       std::sort(late.begin(), late.end());
       late.erase(std::unique(late.begin(), late.end()), late.end());
-      raise(ErrorCode::Timeout, "rank {}: {} timed out: peer(s) {} did not arrive", rank_, op.what,
+      raise(ErrorCode::Timeout, "rank {}: {} timed out: peer(s) {} did not arrive", rank_, op.what(),
             fmt::join(late, ", "));
     }
     // Sleep only in the transports that still owe this round something;

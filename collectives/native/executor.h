@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,7 +38,10 @@ struct ExecutorOp {
   size_t element_bytes = 1;
   kernels::ReduceFn reduce = nullptr;  // null for operations without a reduction
   std::chrono::steady_clock::time_point deadline;
-  std::string what;  // "allreduce(f32, 1024, sum) #17" for error messages
+  // "allreduce(f32, 1024, sum) #17", for error messages only: built when
+  // needed, as formatting it for every operation costs a small one's time.
+  std::function<std::string()> describe;
+  std::string what() const { return describe ? describe() : std::string("operation"); }
 };
 
 class Executor {

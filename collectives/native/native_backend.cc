@@ -120,7 +120,7 @@ class NativeBackend : public Backend {
   void handshake(const OpDescriptor& descriptor, const ExecutorOp& op);
   // The schedule of a collective: the per-call algorithm, else the
   // selector's choice; built once per distinct call shape and reused.
-  const Schedule& schedule_for(const Collective& c, const std::string& what);
+  const Schedule& schedule_for(const Collective& c, const ExecutorOp& op);
   void run_schedule(Collective& c, ExecutorOp& op);
   // After a timeout: the ranks that did not reach operation `seq`.
   std::string late_ranks(uint64_t seq);
@@ -160,13 +160,15 @@ class NativeBackend : public Backend {
   std::exception_ptr failed_;  // progress thread only
   std::atomic<bool> aborted_{false};
   Selector selector_ = Selector::from_env(Env::process());
-  using ScheduleKey = std::tuple<OpKind, uint64_t, int, size_t, uint64_t, const Algorithm*>;
+  using ShapeKey = std::tuple<OpKind, uint64_t, int, size_t, uint64_t>;
+  using ScheduleKey = std::pair<ShapeKey, const Algorithm*>;
+  std::map<ShapeKey, AlgorithmChoice> choices_;  // the selector's, per shape
   std::map<ScheduleKey, Schedule> schedules_;
   std::vector<uint8_t> scratch_;  // persistent: no allocation per operation
   std::vector<uint8_t> stand_in_;
   std::mutex p2p_mutex_;
   std::shared_ptr<PointToPointBatch> open_batch_;  // accepting point-to-point operations
-  std::unique_ptr<ProgressThread> thread_;         // last: stops before the rest is destroyed
+  std::shared_ptr<ProgressThread> thread_;         // last: stops before the rest is destroyed
 };
 
 NativeBackend::NativeBackend(const BackendContext& context) : context_(context) {
@@ -181,11 +183,13 @@ NativeBackend::NativeBackend(const BackendContext& context) : context_(context) 
   }
   topology_ = Topology(node_of);
   connect();
-  thread_ = std::make_unique<ProgressThread>(fmt::format("myriad-{}", context_.comm_id));
+  thread_ = std::make_shared<ProgressThread>(fmt::format("myriad-{}", context_.comm_id));
 }
 
 NativeBackend::~NativeBackend() {
-  thread_.reset();  // runs what is queued, then joins
+  // Runs what is queued and joins. A Work's runner may still hold the
+  // thread object, but finds nothing left to run.
+  thread_->stop();
   if (shm_) shm_->close();
   if (tcp_) tcp_->close();
 }
@@ -272,8 +276,14 @@ WorkPtr NativeBackend::submit(Collective collective, std::chrono::milliseconds t
   close_p2p_batch();  // later point-to-point operations run after this collective
   collective.descriptor.seq = next_seq_++;
   auto work = std::make_shared<Work>(collective.descriptor);
-  thread_->submit([this, work, collective = std::move(collective), timeout]() mutable {
+  uint64_t ticket = thread_->submit([this, work, collective = std::move(collective), timeout]() mutable {
     run_guarded(work, [&] { run_collective(collective, std::chrono::steady_clock::now() + timeout); });
+  });
+  // Whoever waits on a Work whose operation has not started runs it on its
+  // own thread: two thread hand-offs fewer (docs/collectives.md, Progress).
+  work->set_runner([weak = std::weak_ptr<ProgressThread>(thread_), ticket] {
+    auto thread = weak.lock();
+    return thread && thread->run_if_next(ticket);
   });
   return work;
 }
@@ -343,9 +353,10 @@ void NativeBackend::handshake(const OpDescriptor& descriptor, const ExecutorOp& 
   }
 }
 
-const Schedule& NativeBackend::schedule_for(const Collective& c, const std::string& what) {
+const Schedule& NativeBackend::schedule_for(const Collective& c, const ExecutorOp& op) {
+  ShapeKey shape{c.descriptor.kind, c.args.count, c.args.root, c.args.element_bytes, hash_counts(c.args.counts)};
   const Algorithm* algorithm = nullptr;
-  std::string reason;
+  const std::string* reason = nullptr;
   if (!c.algorithm.empty()) {
     algorithm = find_algorithm(c.descriptor.kind, c.algorithm);
     if (algorithm == nullptr || !algorithm->supports(c.args)) {
@@ -354,17 +365,24 @@ const Schedule& NativeBackend::schedule_for(const Collective& c, const std::stri
         if (a->supports(c.args)) names.emplace_back(a->name());
       }
       raise(ErrorCode::InvalidArgument, "rank {}: {}: algorithm '{}' {}; accepted here: {}", context_.rank,
-            what, c.algorithm, algorithm == nullptr ? "does not exist" : "does not support these arguments",
+            op.what(), c.algorithm, algorithm == nullptr ? "does not exist" : "does not support these arguments",
             fmt::join(names, ", "));
     }
-    reason = "requested by the caller";
+    static const std::string kRequested = "requested by the caller";
+    reason = &kRequested;
   } else {
-    AlgorithmChoice choice = selector_.select(c.args);
-    algorithm = choice.algorithm;
-    reason = std::move(choice.reason);
+    // The selector's choice depends only on the shape, which a training loop
+    // repeats: choosing (and writing down why) once per shape keeps its cost
+    // model and its reason text off every small operation's path.
+    auto chosen = choices_.find(shape);
+    if (chosen == choices_.end()) {
+      if (choices_.size() >= kMaxCachedSchedules) choices_.clear();
+      chosen = choices_.emplace(shape, selector_.select(c.args)).first;
+    }
+    algorithm = chosen->second.algorithm;
+    reason = &chosen->second.reason;
   }
-  ScheduleKey key{c.descriptor.kind,          c.args.count, c.args.root, c.args.element_bytes,
-                  hash_counts(c.args.counts), algorithm};
+  ScheduleKey key{shape, algorithm};
   auto it = schedules_.find(key);
   if (it == schedules_.end()) {
     // The cache holds the shapes a training loop repeats; an unbounded
@@ -372,7 +390,7 @@ const Schedule& NativeBackend::schedule_for(const Collective& c, const std::stri
     if (schedules_.size() >= kMaxCachedSchedules) schedules_.clear();
     it = schedules_.emplace(key, algorithm->build(c.args)).first;
   }
-  MYRIAD_LOG_DEBUG("{}: {} ({})", what, algorithm->name(), reason);
+  MYRIAD_LOG_DEBUG("{}: {} ({})", op.what(), algorithm->name(), *reason);
   return it->second;
 }
 
@@ -381,7 +399,7 @@ void NativeBackend::run_collective(Collective& c, std::chrono::steady_clock::tim
   op.tag = c.descriptor.seq;
   op.element_bytes = c.args.element_bytes;
   op.deadline = deadline;
-  op.what = fmt::format("{} #{}", c.descriptor.to_string(), c.descriptor.seq);
+  op.describe = [&c] { return fmt::format("{} #{}", c.descriptor.to_string(), c.descriptor.seq); };
   if (c.descriptor.kind == OpKind::Allreduce || c.descriptor.kind == OpKind::Reduce ||
       c.descriptor.kind == OpKind::ReduceScatter || c.descriptor.kind == OpKind::ReduceScatterv) {
     op.reduce = reduce_fn(c.descriptor.dtype, c.descriptor.op);
@@ -421,7 +439,7 @@ std::string NativeBackend::late_ranks(uint64_t seq) try {
 void NativeBackend::run_schedule(Collective& c, ExecutorOp& op) {
   handshake(c.descriptor, op);
 
-  const Schedule& schedule = schedule_for(c, op.what);
+  const Schedule& schedule = schedule_for(c, op);
 
   if (scratch_.size() < schedule.scratch_bytes) scratch_.resize(schedule.scratch_bytes);
   c.buffers.scratch = scratch_.data();

@@ -11,33 +11,70 @@ ProgressThread::ProgressThread(std::string name) {
 }
 
 ProgressThread::~ProgressThread() {
+  stop();
+}
+
+void ProgressThread::stop() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-void ProgressThread::submit(std::function<void()> task) {
+uint64_t ProgressThread::submit(std::function<void()> task) {
+  uint64_t ticket = 0;
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(task));
+    ticket = next_ticket_++;
+    queue_.push_back(Task{ticket, std::move(task)});
   }
   cv_.notify_one();
+  return ticket;
+}
+
+bool ProgressThread::run_if_next(uint64_t ticket) {
+  Task task;
+  {
+    std::lock_guard lock(mutex_);
+    if (running_ || queue_.empty() || queue_.front().ticket != ticket) return false;
+    task = std::move(queue_.front());
+    queue_.pop_front();
+    running_ = true;
+  }
+  // Tasks report their own failures through their Work; running_ must be
+  // cleared whatever happens, or the progress thread would stop for good.
+  struct Done {
+    ProgressThread* self;
+    ~Done() {
+      {
+        std::lock_guard lock(self->mutex_);
+        self->running_ = false;
+      }
+      self->cv_.notify_all();
+    }
+  } done{this};
+  task.run();
+  return true;
 }
 
 void ProgressThread::loop() {
   while (true) {
-    std::function<void()> task;
+    Task task;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      cv_.wait(lock, [&] { return !running_ && (stopping_ || !queue_.empty()); });
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop_front();
+      running_ = true;
     }
-    task();
+    task.run();
+    {
+      std::lock_guard lock(mutex_);
+      running_ = false;
+    }
   }
 }
 

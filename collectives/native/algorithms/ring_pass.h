@@ -20,11 +20,13 @@
 
 namespace myriad {
 
-// Target size of one slice of a pipelined ring. Big enough that the per-
-// message latency stays small beside the transfer (256 KiB at shm's ~10 GB/s
-// is ~26 us against ~3 us latency), small enough that a multi-MiB chunk
-// splits into several slices that overlap.
-inline constexpr uint64_t kRingSliceBytes = 256 * 1024;
+// Target size of one slice of a pipelined ring. Small enough that the
+// slices in flight (two per round per rank in a 2-rank ring) stay in the
+// cores' caches between the send's copy and the receiver's reduction, big
+// enough that the per-message cost (~1-3 us on shm) stays small beside the
+// transfer. 2-rank shm all-reduce, 1-256 MiB, interleaved against
+// MPI_Allreduce: 64 KiB beat 256 KiB by 0-15% (docs/BENCHMARKS.md).
+inline constexpr uint64_t kRingSliceBytes = 64 * 1024;
 
 // One step of a ring pass, as full chunks.
 struct RingStep {

@@ -1,0 +1,124 @@
+// ProgressThread: call order, one task at a time, and a waiter running the
+// next task on its own thread (run_if_next) without breaking either.
+#include "collectives/native/progress_thread.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "collectives/work.h"
+
+namespace myriad {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(ProgressThread, RunsTasksInSubmissionOrder) {
+  std::vector<int> order;
+  std::mutex mutex;
+  {
+    ProgressThread thread("test");
+    for (int i = 0; i < 100; ++i) {
+      thread.submit([&, i] {
+        std::lock_guard lock(mutex);
+        order.push_back(i);
+      });
+    }
+  }  // the destructor runs what is queued
+  ASSERT_EQ(order.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(ProgressThread, RunIfNextRefusesWhileATaskRunsAndOutOfOrder) {
+  ProgressThread thread("test");
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> first_started{false};
+  thread.submit([&] {  // holds the progress thread until released
+    first_started = true;
+    released.wait();
+  });
+  while (!first_started) std::this_thread::sleep_for(1ms);
+  std::atomic<int> second_runs{0};
+  std::atomic<int> third_runs{0};
+  uint64_t second = thread.submit([&] { second_runs++; });
+  uint64_t third = thread.submit([&] { third_runs++; });
+  EXPECT_FALSE(thread.run_if_next(second)) << "ran beside a running task";
+  EXPECT_FALSE(thread.run_if_next(third)) << "ran out of order";
+  release.set_value();
+  thread.stop();
+  EXPECT_EQ(second_runs.load(), 1);
+  EXPECT_EQ(third_runs.load(), 1);
+}
+
+TEST(ProgressThread, TasksRunInlineRunOnTheCallersThreadAndInOrder) {
+  ProgressThread thread("test");
+  std::mutex mutex;
+  std::vector<int> order;
+  std::vector<std::thread::id> ran_on(500);
+  for (int i = 0; i < 500; ++i) {
+    uint64_t ticket = thread.submit([&, i] {
+      std::lock_guard lock(mutex);
+      order.push_back(i);
+      ran_on[i] = std::this_thread::get_id();
+    });
+    if (i % 3 == 0) continue;  // leave some to the progress thread
+    if (thread.run_if_next(ticket)) {
+      std::lock_guard lock(mutex);
+      EXPECT_EQ(ran_on[i], std::this_thread::get_id()) << "task " << i;
+    }
+  }
+  thread.stop();
+  ASSERT_EQ(order.size(), 500u);
+  for (int i = 0; i < 500; ++i) EXPECT_EQ(order[i], i);
+}
+
+TEST(ProgressThread, InlineTaskHoldsOffTheProgressThread) {
+  ProgressThread thread("test");
+  std::atomic<int> running{0};
+  std::atomic<int> overlap{0};
+  std::atomic<int> done{0};
+  auto task = [&] {
+    if (running.fetch_add(1) != 0) overlap++;
+    std::this_thread::sleep_for(200us);
+    running.fetch_sub(1);
+    done++;
+  };
+  std::vector<uint64_t> tickets;
+  for (int i = 0; i < 200; ++i) tickets.push_back(thread.submit(task));
+  for (uint64_t ticket : tickets) thread.run_if_next(ticket);
+  thread.stop();
+  EXPECT_EQ(done.load(), 200);
+  EXPECT_EQ(overlap.load(), 0) << "two tasks ran at once";
+}
+
+TEST(ProgressThread, RunIfNextAfterStopFindsNothing) {
+  ProgressThread thread("test");
+  std::atomic<int> runs{0};
+  uint64_t ticket = thread.submit([&] { runs++; });
+  thread.stop();
+  EXPECT_FALSE(thread.run_if_next(ticket));
+  EXPECT_EQ(runs.load(), 1);
+}
+
+TEST(Work, WaitCallsTheRunnerBeforeBlocking) {
+  auto work = std::make_shared<Work>(OpDescriptor{});
+  int calls = 0;
+  work->set_runner([&] {
+    ++calls;
+    work->complete();
+    return true;
+  });
+  work->wait();  // would block forever if the runner were not called
+  EXPECT_EQ(calls, 1);
+  work->wait();  // complete: the runner is not called again
+  EXPECT_EQ(calls, 1);
+}
+
+}  // namespace
+}  // namespace myriad
