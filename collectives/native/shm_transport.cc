@@ -332,8 +332,11 @@ bool ShmTransport::may_move() {
     if (!peer.sends.empty() && peer.out.has_space()) return true;
     const auto state =
         static_cast<SegmentState>(peer.segment->header()->state.load(std::memory_order_acquire));
-    if (state == SegmentState::Aborted) return true;
-    if (state == SegmentState::Closed && (!peer.sends.empty() || !peer.recvs.empty())) return true;
+    // An aborted or closed peer matters only to what is pending with it.
+    if ((state == SegmentState::Aborted || state == SegmentState::Closed) &&
+        (!peer.sends.empty() || !peer.recvs.empty())) {
+      return true;
+    }
   }
   return false;
 }
@@ -395,9 +398,16 @@ void ShmTransport::check_peers(bool poll_processes) {
     const SegmentHeader* header = peer.segment->header();
     const auto state = static_cast<SegmentState>(header->state.load(std::memory_order_acquire));
     if (state == SegmentState::Aborted) {
-      failure_.fail(Error(
-          ErrorCode::PeerFailure,
-          fmt::format("rank {}: peer rank {} aborted: {}", options_.rank, peer.rank, read_reason(header))));
+      // A peer aborts on an operation later than ours only after finishing
+      // ours, so what it sent us before aborting (published before the
+      // state, read after it) may still complete what we wait for: fail
+      // only what can no longer complete, as for a peer that died.
+      if (!peer.sends.empty() || (!peer.recvs.empty() && !peer.in.has_data())) {
+        failure_.fail(Error(ErrorCode::PeerFailure,
+                            fmt::format("rank {}: peer rank {} aborted: {} (during {})", options_.rank,
+                                        peer.rank, read_reason(header), pending_text(peer))));
+      }
+      continue;
     }
     if (!peer.exited && state != SegmentState::Closed) continue;
     const char* what = state == SegmentState::Closed ? "closed its transport" : "died";
