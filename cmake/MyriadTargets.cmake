@@ -53,10 +53,15 @@ function(myriad_add_test name)
   endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} myriad_test_harness GTest::gtest GTest::gtest_main)
-  # A list inside PROPERTIES must keep its semicolons escaped, or only its
-  # first element becomes the label.
-  string(REPLACE ";" "\\;" labels "${ARG_LABELS}")
+  # One label per test: gtest_discover_tests keeps only a list's first
+  # element in PRE_TEST mode. Labels are matched as regular expressions, so
+  # a test in two groups takes a compound label ("collectives-asan" is
+  # selected by both `-L collectives` and `-L asan`).
+  list(LENGTH ARG_LABELS label_count)
+  if(label_count GREATER 1)
+    message(FATAL_ERROR "myriad_add_test(${name}): one label, not '${ARG_LABELS}'")
+  endif()
   gtest_discover_tests(${name}
     DISCOVERY_MODE PRE_TEST
-    PROPERTIES LABELS "${labels}" TIMEOUT ${ARG_TIMEOUT})
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()
