@@ -25,6 +25,7 @@ using AddCommand = CommandMain (*)(CLI::App&);
 constexpr std::pair<std::string_view, AddCommand> kSubcommands[] = {
     {"run", add_run_command},
     {"store", add_store_command},
+    {"ckpt", add_ckpt_command},
     {"bench", add_bench_command},
 };
 

@@ -15,6 +15,7 @@ using CommandMain = std::function<int()>;
 
 CommandMain add_run_command(CLI::App& app);
 CommandMain add_store_command(CLI::App& app);
+CommandMain add_ckpt_command(CLI::App& app);
 CommandMain add_bench_command(CLI::App& app);
 
 }  // namespace myriad::launcher
