@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <numeric>
 
 #include "collectives/validate.h"
@@ -22,6 +23,19 @@ std::chrono::milliseconds default_timeout(std::chrono::milliseconds requested) {
   return config::get_duration(Env::process(), "MYRIAD_TIMEOUT", std::chrono::milliseconds(300'000));
 }
 
+// The id becomes part of store keys and shared-memory segment names.
+constexpr size_t kMaxIdBytes = 64;
+void validate_id(const std::string& id) {
+  bool ok = id.size() <= kMaxIdBytes;
+  for (char c : id) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
+  }
+  if (!ok) {
+    raise(ErrorCode::InvalidArgument,
+          "communicator id '{}': use at most {} letters, digits, '.', '_' or '-'", id, kMaxIdBytes);
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
@@ -31,7 +45,12 @@ std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
   context.group.resize(world->size());
   std::iota(context.group.begin(), context.group.end(), 0);
   context.rank = world->rank();
-  context.comm_id = fmt::format("c{}", g_world_communicators.fetch_add(1));
+  if (options.id.empty()) {
+    context.comm_id = fmt::format("c{}", g_world_communicators.fetch_add(1));
+  } else {
+    validate_id(options.id);
+    context.comm_id = options.id;
+  }
   context.timeout = default_timeout(options.timeout);
   std::string backend =
       options.backend.empty()

@@ -38,8 +38,15 @@
 namespace myriad {
 
 struct CommunicatorOptions {
-  std::string backend;                   // empty: MYRIAD_BACKEND, else "native"
+  std::string backend{};                 // empty: MYRIAD_BACKEND, else "native"
   std::chrono::milliseconds timeout{0};  // zero: MYRIAD_TIMEOUT (default 300 s)
+  // Names the communicator's store keys and shared-memory segments. Empty:
+  // "c<N>" from a per-process counter, which agrees across ranks only when
+  // every rank creates the same communicators in the same order. A caller
+  // whose ranks create different sets of communicators (one per framework
+  // process group, say) passes an id that is the same on every member and
+  // unique within the job: letters, digits, '.', '_' and '-', at most 64.
+  std::string id{};
 };
 
 class Communicator {

@@ -8,6 +8,7 @@
 
 #include <numeric>
 
+#include "runtime/memory_store.h"
 #include "tests/collectives/world_fixture.h"
 
 namespace myriad::test {
@@ -265,6 +266,41 @@ TEST_P(CommunicatorConcurrency, SeveralCommunicatorsAtOnce) {
           }
         }
       }
+    }
+    return kRankOk;
+  });
+  EXPECT_TRUE(result.all_succeeded()) << result.describe();
+}
+
+// Ranks that create different sets of communicators (a framework making a
+// communicator per process group, only on the group's members) name them
+// with explicit ids: rank 0 first creates a communicator of its own (its
+// counter moves ahead of the others'), and the shared one still connects
+// and runs on every rank.
+TEST_P(CommunicatorConcurrency, ExplicitIdsAgreeWhenRanksCreateDifferentCommunicators) {
+  const Layout layout = GetParam();
+  WorldResult result = run_world(layout, [&](Rank& self) {
+    std::shared_ptr<Communicator> alone;
+    if (self.rank == 0) {
+      alone = Communicator::create(World::join(BootstrapInfo{}, std::make_shared<MemoryStore>()));
+    }
+    auto shared = Communicator::create(self.world, {.id = "shared-1"});
+    if (shared->id() != "shared-1") {
+      self.report(fmt::format("id is '{}', expected 'shared-1'", shared->id()));
+      return kRankWrongProperty;
+    }
+    int64_t value = self.rank + 1;
+    shared->allreduce(TensorView{&value, 1, DType::I64})->wait();
+    if (value != int64_t{self.size} * (self.size + 1) / 2) {
+      self.report(fmt::format("allreduce gave {}", value));
+      return kRankWrongResult;
+    }
+    try {
+      Communicator::create(self.world, {.id = "bad/id"});
+      self.report("an id with '/' was accepted");
+      return kRankWrongProperty;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::InvalidArgument) throw;
     }
     return kRankOk;
   });
