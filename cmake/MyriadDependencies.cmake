@@ -60,12 +60,26 @@ if(NOT MYRIAD_WITH_CUDA STREQUAL "OFF")
 endif()
 myriad_resolve_feature(MYRIAD_WITH_CUDA _myriad_found_cuda "CUDA toolkit with NCCL")
 
+# torch comes from PyPI into the Python environment (the project's venv, or
+# the interpreter scikit-build-core runs): found by asking that interpreter,
+# without importing torch. python/CMakeLists.txt uses MYRIAD_TORCH_DIR.
 set(_myriad_found_torch OFF)
 if(NOT MYRIAD_WITH_TORCH STREQUAL "OFF")
-  find_package(Torch QUIET)
-  set(_myriad_found_torch ${Torch_FOUND})
+  if(NOT Python3_EXECUTABLE AND EXISTS "${MYRIAD_VENV}/bin/python")
+    set(Python3_EXECUTABLE "${MYRIAD_VENV}/bin/python")
+  endif()
+  if(Python3_EXECUTABLE)
+    execute_process(
+      COMMAND "${Python3_EXECUTABLE}" -c
+              "import importlib.util as u; s = u.find_spec('torch'); print(s.submodule_search_locations[0])"
+      OUTPUT_VARIABLE MYRIAD_TORCH_DIR OUTPUT_STRIP_TRAILING_WHITESPACE
+      RESULT_VARIABLE _myriad_torch_rc ERROR_QUIET)
+    if(_myriad_torch_rc EQUAL 0 AND EXISTS "${MYRIAD_TORCH_DIR}/include/torch/csrc/distributed/c10d/Backend.hpp")
+      set(_myriad_found_torch ON)
+    endif()
+  endif()
 endif()
-myriad_resolve_feature(MYRIAD_WITH_TORCH _myriad_found_torch "libtorch")
+myriad_resolve_feature(MYRIAD_WITH_TORCH _myriad_found_torch "torch in ${Python3_EXECUTABLE}'s environment")
 
 if(MYRIAD_BUILD_TESTS)
   find_package(GTest REQUIRED)

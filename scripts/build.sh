@@ -11,8 +11,10 @@ case "$config" in
   release) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   # CUDA code is compiled (and its tests skip) in the release build; the
   # sanitizer build leaves it out, as nvcc's host pass is the slowest step.
+  # The PyTorch extension too: it cannot be loaded into an uninstrumented
+  # Python, and the sanitizer build runs the C++ unit tests only.
   asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DMYRIAD_SANITIZE=address -DMYRIAD_BUILD_BENCHMARKS=OFF
-               -DMYRIAD_WITH_CUDA=OFF) ;;
+               -DMYRIAD_WITH_CUDA=OFF -DMYRIAD_WITH_TORCH=OFF) ;;
   *) echo "build.sh: unknown configuration '$config': accepted values are release, asan" >&2; exit 2 ;;
 esac
 

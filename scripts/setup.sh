@@ -41,4 +41,19 @@ if [ ! -x "$MYRIAD_VENV/bin/python" ]; then
   "${sudo_cmd[@]}" mkdir -p "$(dirname "$MYRIAD_VENV")"
   "${sudo_cmd[@]}" /usr/bin/python3 -m venv "$MYRIAD_VENV"
 fi
+# PyTorch and the Python tools (PyPI): torch for the backend and its tests
+# (its CUDA wheels, ~5 GB, ~1.5 min to install on the project's machines),
+# scikit-build-core for `pip install ./python`. Only what is missing is
+# installed: a re-run costs one interpreter start.
+python_packages=(torch numpy pytest scikit-build-core)
+missing_python=$("$MYRIAD_VENV/bin/python" - "${python_packages[@]}" <<'PY'
+import importlib.util, sys
+print(" ".join(p for p in sys.argv[1:] if importlib.util.find_spec(p.replace("-", "_")) is None))
+PY
+)
+if [ -n "$missing_python" ]; then
+  echo "setup: installing into $MYRIAD_VENV: $missing_python"
+  # shellcheck disable=SC2086  # one word per package
+  "${sudo_cmd[@]}" "$MYRIAD_VENV/bin/pip" install --quiet --disable-pip-version-check $missing_python
+fi
 echo "setup: dependencies present; Python environment at $MYRIAD_VENV"

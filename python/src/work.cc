@@ -1,0 +1,122 @@
+#include "python/src/work.h"
+
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+namespace myriad::torch_backend {
+
+std::exception_ptr to_torch_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const c10::Error&) {
+    return std::current_exception();
+  } catch (const std::exception& e) {
+    return std::make_exception_ptr(c10::DistBackendError(std::string("myriad: ") + e.what()));
+  } catch (...) {
+    return std::make_exception_ptr(c10::DistBackendError("myriad: unknown failure"));
+  }
+}
+
+namespace {
+
+std::vector<c10::Device> devices_of(const std::vector<at::Tensor>& tensors) {
+  std::vector<c10::Device> devices;
+  for (const at::Tensor& t : tensors) {
+    if (t.is_cuda() && std::find(devices.begin(), devices.end(), t.device()) == devices.end()) {
+      devices.push_back(t.device());
+    }
+  }
+  return devices;
+}
+
+}  // namespace
+
+TorchWork::TorchWork(int rank, c10d::OpType type, std::vector<at::Tensor> outputs, std::vector<at::Tensor> keep,
+                     std::function<void()> finish)
+    : c10d::Work(rank, type),
+      outputs_(std::move(outputs)),
+      keep_(std::move(keep)),
+      finish_(std::move(finish)),
+      future_(c10::make_intrusive<c10::ivalue::Future>(c10::ListType::create(c10::TensorType::get()),
+                                                       devices_of(outputs_))) {}
+
+c10::intrusive_ptr<TorchWork> TorchWork::track(c10::intrusive_ptr<TorchWork> work,
+                                               const std::vector<WorkPtr>& operations) {
+  if (operations.empty()) {
+    work->complete(nullptr);
+    return work;
+  }
+  work->pending_ = static_cast<int>(operations.size());
+  for (const WorkPtr& operation : operations) {
+    // The callback's reference keeps the TorchWork (and its tensors) alive
+    // until every operation has finished.
+    operation->on_complete([work](myriad::Work& done) { work->operation_done(done); });
+  }
+  return work;
+}
+
+void TorchWork::operation_done(const myriad::Work& operation) {
+  if (std::exception_ptr error = operation.exception()) {
+    std::lock_guard lock(error_mutex_);
+    if (!first_error_) first_error_ = error;
+  }
+  if (pending_.fetch_sub(1) != 1) return;
+  std::exception_ptr error;
+  {
+    std::lock_guard lock(error_mutex_);
+    error = first_error_;
+  }
+  if (!error && finish_) {
+    try {
+      finish_();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+  complete(error ? to_torch_error(error) : nullptr);
+}
+
+void TorchWork::complete(std::exception_ptr error) {
+  finish_ = nullptr;
+  keep_.clear();
+  finish(error);
+  if (error) {
+    future_->setError(error);
+  } else {
+    future_->markCompleted(c10::IValue(outputs_));
+  }
+}
+
+bool TorchWork::isCompleted() {
+  std::lock_guard lock(mutex_);
+  return completed_;
+}
+
+bool TorchWork::isSuccess() const {
+  std::lock_guard lock(mutex_);
+  return completed_ && !exception_;
+}
+
+std::exception_ptr TorchWork::exception() const {
+  std::lock_guard lock(mutex_);
+  return exception_;
+}
+
+std::vector<at::Tensor> TorchWork::result() { return outputs_; }
+
+bool TorchWork::wait(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (timeout.count() <= 0) {
+    cv_.wait(lock, [&] { return completed_; });
+  } else if (!cv_.wait_for(lock, timeout, [&] { return completed_; })) {
+    throw c10::DistBackendError(fmt::format(
+        "myriad: rank {}: {} did not complete within the wait timeout of {} ms (the operation goes on)", rank_,
+        c10d::opTypeToString(opType_), timeout.count()));
+  }
+  if (exception_) std::rethrow_exception(exception_);
+  return true;
+}
+
+c10::intrusive_ptr<c10::ivalue::Future> TorchWork::getFuture() { return future_; }
+
+}  // namespace myriad::torch_backend

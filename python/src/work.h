@@ -1,0 +1,69 @@
+// TorchWork: the torch.distributed Work of one call into the Myriad backend.
+//
+// One torch call may become several Myriad operations (a coalesced call, a
+// list of tensors, staging copies); the TorchWork completes when the last of
+// them completes. Completion runs on the thread that completes the Myriad
+// Work (the communicator's progress thread) in this order: the finishing
+// step (copy results back into non-contiguous or listed output tensors),
+// then wait()/isCompleted() see the result, then the Future returned by
+// getFuture() is completed with the output tensors, which runs the DDP
+// comm hook's continuations. A Myriad failure becomes a
+// c10::DistBackendError carrying the runtime's message
+// (torch.distributed.DistBackendError in Python, a RuntimeError).
+//
+// The TorchWork owns every tensor the operation reads or writes (inputs,
+// outputs, staging buffers) until it completes, so a caller may drop its
+// references early.
+//
+// Thread-safety: every method is safe from any thread.
+#pragma once
+
+#include <ATen/core/ivalue.h>
+#include <torch/csrc/distributed/c10d/Work.hpp>
+
+#include <atomic>
+#include <functional>
+#include <vector>
+
+#include "collectives/work.h"
+
+namespace myriad::torch_backend {
+
+class TorchWork : public c10d::Work {
+ public:
+  // `outputs` are what result() and the Future hold; `keep` are the other
+  // tensors the operation uses; `finish` runs after success, before completion.
+  TorchWork(int rank, c10d::OpType type, std::vector<at::Tensor> outputs, std::vector<at::Tensor> keep,
+            std::function<void()> finish);
+
+  // Starts waiting for the Myriad operations; call once, after creating them all.
+  static c10::intrusive_ptr<TorchWork> track(c10::intrusive_ptr<TorchWork> work,
+                                             const std::vector<WorkPtr>& operations);
+
+  bool isCompleted() override;
+  bool isSuccess() const override;
+  std::exception_ptr exception() const override;
+  std::vector<at::Tensor> result() override;
+  void synchronize() override {}
+  // Waits for completion; a non-zero timeout that passes throws
+  // DistBackendError (the operation itself goes on). Rethrows a failure.
+  bool wait(std::chrono::milliseconds timeout) override;
+  c10::intrusive_ptr<c10::ivalue::Future> getFuture() override;
+
+ private:
+  void operation_done(const myriad::Work& operation);
+  void complete(std::exception_ptr error);
+
+  std::vector<at::Tensor> outputs_;
+  std::vector<at::Tensor> keep_;
+  std::function<void()> finish_;
+  c10::intrusive_ptr<c10::ivalue::Future> future_;
+  std::atomic<int> pending_{0};
+  std::mutex error_mutex_;
+  std::exception_ptr first_error_;
+};
+
+// The c10::DistBackendError form of a Myriad failure (the message kept).
+std::exception_ptr to_torch_error(const std::exception_ptr& error);
+
+}  // namespace myriad::torch_backend
