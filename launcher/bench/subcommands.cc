@@ -1,4 +1,4 @@
-#include "launcher/bench/coll_command.h"
+#include "launcher/bench/subcommands.h"
 
 #include <unistd.h>
 
@@ -36,6 +36,68 @@ int run_coll_command(CollCommandOptions options) {
     if (!options.json_path.empty()) write_json_file(options.json_path, coll_result_json(result));
   }
   return result.wrong_total == 0 ? 0 : kBenchFailedExit;
+}
+
+}  // namespace myriad::bench
+
+namespace myriad::bench {
+
+int run_p2p_command(P2pCommandOptions options) {
+  options.p2p.bytes = parse_size(options.bytes);
+  options.p2p.progress = true;
+  BenchWorld world = BenchWorld::join();
+  P2pResult result = run_p2p(world, options.p2p);
+  if (world.rank() == 0) {
+    std::cout << format_p2p(result, options.p2p.slow_fraction) << std::flush;
+    if (!options.json_path.empty()) write_json_file(options.json_path, p2p_result_json(result));
+  }
+  return 0;
+}
+
+int run_membw_command(MembwCommandOptions options) {
+  options.membw.bytes = parse_size(options.bytes);
+  BenchWorld world = BenchWorld::join();
+  MembwResult result = run_membw(world, options.membw);
+  if (world.rank() == 0) {
+    std::cout << format_membw(result) << std::flush;
+    if (!options.json_path.empty()) write_json_file(options.json_path, membw_result_json(result));
+  }
+  return 0;
+}
+
+int run_gemm_command(const GemmCommandOptions& options) {
+  BenchWorld world = BenchWorld::join();
+  GemmResult result = run_gemm(world, options.gemm);
+  if (world.rank() == 0) {
+    std::cout << format_gemm(result) << std::flush;
+    if (!options.json_path.empty()) write_json_file(options.json_path, gemm_result_json(result));
+  }
+  return 0;
+}
+
+}  // namespace myriad::bench
+
+#include <fstream>
+
+#include "launcher/bench/accept.h"
+#include "launcher/bench/report_html.h"
+
+namespace myriad::bench {
+
+int run_accept_command(const AcceptCommandOptions& options) {
+  // Parsed before joining, so that a bad spec fails at once on every rank.
+  AcceptSpec spec = load_accept_spec(options.spec_path);
+  BenchWorld world = BenchWorld::join();
+  AcceptResult result = run_accept(world, spec);
+  if (world.rank() == 0) {
+    std::cout << format_verdicts(result) << std::flush;
+    if (!options.report_path.empty()) {
+      std::ofstream out(options.report_path);
+      out << render_report(result);
+      if (!out) raise(ErrorCode::Io, "--report {}: write failed", options.report_path);
+    }
+  }
+  return result.passed() ? 0 : kBenchFailedExit;
 }
 
 }  // namespace myriad::bench

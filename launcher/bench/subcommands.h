@@ -9,6 +9,9 @@
 #include <string>
 
 #include "launcher/bench/coll_bench.h"
+#include "launcher/bench/gemm_bench.h"
+#include "launcher/bench/membw_bench.h"
+#include "launcher/bench/p2p_bench.h"
 
 namespace myriad::bench {
 
@@ -28,5 +31,35 @@ struct CollCommandOptions {
 };
 
 int run_coll_command(CollCommandOptions options);
+
+struct P2pCommandOptions {
+  P2pOptions p2p;
+  std::string bytes = "4M";
+  std::string json_path;
+};
+int run_p2p_command(P2pCommandOptions options);
+
+struct MembwCommandOptions {
+  MembwOptions membw;
+  std::string bytes = "64M";
+  std::string json_path;
+};
+int run_membw_command(MembwCommandOptions options);
+
+struct GemmCommandOptions {
+  GemmOptions gemm;
+  std::string json_path;
+};
+int run_gemm_command(const GemmCommandOptions& options);
+
+struct AcceptCommandOptions {
+  std::string spec_path;
+  std::string report_path;
+  std::string json_path;
+};
+int run_accept_command(const AcceptCommandOptions& options);
+
+// Writes `document` to `path`; Error(Io) naming the path on failure.
+void write_json_file(const std::string& path, const nlohmann::json& document);
 
 }  // namespace myriad::bench
