@@ -1,11 +1,13 @@
 // Throughput of the CPU reduction kernels: in-place sum dst[i] += src[i]
 // for every element type at every ISA level the CPU has, at 1 MiB (cache
 // resident) and 64 MiB (memory bound) per buffer, next to memcpy of the
-// same bytes on the same buffers.
+// same bytes on the same buffers; and of the f32 <-> f16/bf16 casts at
+// every ISA level, on the same sizes of f32 data.
 //
 // Bytes processed = the size of one input buffer (the bytes reduced into
 // dst per call), so "bytes_per_second" reads as GB/s of input reduced; for
-// memcpy it is the bytes copied. One thread.
+// memcpy it is the bytes copied; for a cast, the f32 side's bytes. One
+// thread.
 //
 //   kernels_bench --benchmark_filter=64MiB
 #include <benchmark/benchmark.h>
@@ -15,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "kernels/cast.h"
 #include "kernels/reduce.h"
 
 namespace myriad::kernels {
@@ -59,6 +62,33 @@ void run_memcpy(benchmark::State& state, size_t bytes) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
 }
 
+// `f32_bytes` of f32 elements converted per call, in the cast's direction.
+void run_cast(benchmark::State& state, Cast cast, CastFn fn, size_t f32_bytes) {
+  const size_t n = f32_bytes / sizeof(float);
+  Buffer f32 = zeroed_buffer(f32_bytes);
+  Buffer narrow = zeroed_buffer(n * sizeof(uint16_t));
+  const bool widening = cast == Cast::F16ToF32 || cast == Cast::BF16ToF32;
+  for (auto _ : state) {
+    if (widening) {
+      fn(f32.get(), narrow.get(), n);
+    } else {
+      fn(narrow.get(), f32.get(), n);
+    }
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(f32_bytes));
+}
+
+const char* cast_name(Cast cast) {
+  switch (cast) {
+    case Cast::F32ToF16: return "f32_to_f16";
+    case Cast::F16ToF32: return "f16_to_f32";
+    case Cast::F32ToBF16: return "f32_to_bf16";
+    case Cast::BF16ToF32: return "bf16_to_f32";
+  }
+  return "?";
+}
+
 void register_benchmarks() {
   for (size_t bytes : kBufferSizes) {
     const std::string size = std::to_string(bytes / kMiB) + "MiB";
@@ -72,6 +102,13 @@ void register_benchmarks() {
             std::string("sum/") + element_type_name(type) + "/" + isa_name(isa) + "/" + size;
         benchmark::RegisterBenchmark(name.c_str(), [fn, bytes, type](benchmark::State& state) {
           run_reduce(state, fn, bytes, element_size(type));
+        });
+      }
+      for (Cast cast : kAllCasts) {
+        const CastFn fn = cast_function(cast, isa);
+        const std::string name = std::string("cast/") + cast_name(cast) + "/" + isa_name(isa) + "/" + size;
+        benchmark::RegisterBenchmark(name.c_str(), [cast, fn, bytes](benchmark::State& state) {
+          run_cast(state, cast, fn, bytes);
         });
       }
     }
