@@ -5,23 +5,24 @@
 #include <algorithm>
 #include <cstring>
 
+#include <sched.h>
+
 #include "runtime/error.h"
 
 namespace myriad {
 namespace {
 
-// Spinning keeps the latency of a small message at the transport's own; past
-// this many idle polls the executor sleeps in the transport instead, so a
-// rank waiting on a slow peer leaves the core to others.
-constexpr int kSpinPolls = 2000;
-// Longest single sleep while waiting: bounds how late a deadline or a second
-// transport's activity is noticed.
+// Longest single sleep while waiting: bounds how late a deadline is noticed.
 constexpr std::chrono::microseconds kMaxSleep{2000};
+// A round that waits on two transports (shm within the node, tcp across)
+// sleeps in each in turn: first briefly, doubling while nothing comes, so
+// that data arriving on the other one waits microseconds, not milliseconds.
+constexpr std::chrono::microseconds kFirstSharedSleep{20};
 
 }  // namespace
 
-Executor::Executor(int rank, std::vector<Transport*> transport_of)
-    : rank_(rank), transport_of_(std::move(transport_of)) {
+Executor::Executor(int rank, std::vector<Transport*> transport_of, std::chrono::nanoseconds spin, bool yield)
+    : rank_(rank), spin_(spin), yield_(yield), transport_of_(std::move(transport_of)) {
   for (Transport* t : transport_of_) {
     if (t != nullptr && std::find(transports_.begin(), transports_.end(), t) == transports_.end()) {
       transports_.push_back(t);
@@ -170,17 +171,28 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
     return true;
   };
 
-  int idle = 0;
+  using Clock = std::chrono::steady_clock;
+  bool spinning = false;
+  Clock::time_point spin_end;
+  std::chrono::microseconds shared_sleep = kFirstSharedSleep;
   while (true) {
     bool moved = false;
     for (Transport* t : transports_) moved |= t->progress();
     if (all_complete()) return;
     if (moved) {
-      idle = 0;
+      spinning = false;
+      shared_sleep = kFirstSharedSleep;
       continue;
     }
-    if (++idle < kSpinPolls) continue;
-    auto now = std::chrono::steady_clock::now();
+    auto now = Clock::now();
+    if (!spinning) {
+      spinning = true;
+      spin_end = now + spin_;
+    }
+    if (now < spin_end) {
+      if (yield_) sched_yield();
+      continue;
+    }
     if (now >= op.deadline) {
       std::vector<int> late;
       for (const SendRequest& s : sends) {
@@ -204,7 +216,11 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
       if (!r.complete) add_waiting(transport_of_[r.peer]);
     }
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(op.deadline - now);
-    auto sleep = std::min(left, kMaxSleep / static_cast<int>(waiting_.size()));
+    auto sleep = std::min(left, kMaxSleep);
+    if (waiting_.size() > 1) {
+      sleep = std::min(sleep, shared_sleep);
+      shared_sleep = std::min(kMaxSleep / static_cast<int>(waiting_.size()), shared_sleep * 2);
+    }
     for (Transport* t : waiting_) t->wait_for_activity(sleep);
   }
 }

@@ -44,10 +44,26 @@ struct ExecutorOp {
   std::string what() const { return describe ? describe() : std::string("operation"); }
 };
 
+// How long the executor polls its transports before it sleeps in them: a
+// peer that is mid-operation answers within a slice's transfer time (64 KiB
+// at a few GB/s is ~15-30 us); past that, polling only takes the core from
+// a peer that may need it.
+inline constexpr std::chrono::nanoseconds kExecutorSpin{50'000};
+// On a host with more ranks than cores: poll, yielding the core between
+// polls, this long. A futex sleep and wake-up per message costs tens of
+// microseconds there; yielding lets the peer run at once (4 ranks on 2
+// cores, 4 KiB all-reduce: docs/BENCHMARKS.md).
+inline constexpr std::chrono::nanoseconds kOversubscribedSpin{1'000'000};
+
 class Executor {
  public:
   // transport_of[peer] is the transport that reaches peer (null for self).
-  Executor(int rank, std::vector<Transport*> transport_of);
+  // While nothing moves, the executor polls for `spin`, then sleeps in the
+  // transports. With `yield`, it gives up the core between polls (for hosts
+  // with more ranks than cores, where the peer it waits for may be waiting
+  // for that very core).
+  Executor(int rank, std::vector<Transport*> transport_of, std::chrono::nanoseconds spin = kExecutorSpin,
+           bool yield = false);
 
   void run(const Schedule& schedule, const ExecutorBuffers& buffers, const ExecutorOp& op);
 
@@ -70,6 +86,8 @@ class Executor {
   void add_waiting(Transport* transport);
 
   int rank_;
+  std::chrono::nanoseconds spin_;
+  bool yield_;
   std::vector<Transport*> transport_of_;
   std::vector<Transport*> transports_;  // distinct transports in use
   // Reused across rounds so that steady-state execution allocates nothing.

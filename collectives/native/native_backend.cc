@@ -1,10 +1,13 @@
 #include "collectives/native/native_backend.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -39,9 +42,9 @@ constexpr size_t kMaxCachedSchedules = 256;
 // within moments of each other, so their timeouts fire close together.
 constexpr std::chrono::milliseconds kLateGrace{2'000};
 constexpr std::chrono::milliseconds kLatePoll{20};
-// Point-to-point batches spin, then sleep in the transports for at most this
-// long, which also bounds how late an operation joining the batch starts.
-constexpr int kP2PSpinPolls = 2000;
+// Point-to-point batches spin (as long as the executor would), then sleep in
+// the transports for at most this long, which also bounds how late an
+// operation joining the batch starts.
 constexpr std::chrono::microseconds kP2PMaxSleep{1000};
 
 kernels::ReduceFn reduce_fn(DType dtype, ReduceOp op) {
@@ -49,6 +52,30 @@ kernels::ReduceFn reduce_fn(DType dtype, ReduceOp op) {
   ReduceOp kind = op == ReduceOp::Avg ? ReduceOp::Sum : op;
   return kernels::reduce_function(static_cast<kernels::ElementType>(dtype),
                                   static_cast<kernels::ReduceKind>(kind));
+}
+
+// Names this machine (and this boot of it): ranks of emulated nodes share
+// it, ranks on other machines do not even if their host names collide.
+std::string host_identity() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  std::string boot;
+  if (FILE* f = std::fopen("/proc/sys/kernel/random/boot_id", "r")) {
+    char id[64] = {};
+    if (std::fgets(id, sizeof(id), f) != nullptr) boot = id;
+    std::fclose(f);
+    while (!boot.empty() && (boot.back() == '\n' || boot.back() == ' ')) boot.pop_back();
+  }
+  return fmt::format("{}/{}", name, boot);
+}
+
+// Cores this process may run on (its affinity mask, which containers and
+// launchers narrow), at least 1.
+int usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  return std::max(1, CPU_COUNT(&set));
 }
 
 uint64_t hash_counts(const std::vector<uint64_t>& counts) {
@@ -65,6 +92,7 @@ uint64_t hash_counts(const std::vector<uint64_t>& counts) {
 
 struct Endpoint {
   int pid = 0;
+  std::string host;  // host_identity(): equal for ranks on one machine
   std::string shm;
   std::string tcp;
 };
@@ -156,6 +184,8 @@ class NativeBackend : public Backend {
   std::unique_ptr<Transport> shm_;
   std::unique_ptr<Transport> tcp_;
   std::unique_ptr<Executor> executor_;
+  std::chrono::nanoseconds spin_ = kExecutorSpin;  // see connect(): longer, yielding, when oversubscribed
+  bool yield_ = false;
   uint64_t next_seq_ = 0;      // caller side, under the Communicator's lock
   std::exception_ptr failed_;  // progress thread only
   std::atomic<bool> aborted_{false};
@@ -215,19 +245,32 @@ void NativeBackend::connect() {
 
   // Endpoints travel through the store: pids first (shared memory watches
   // its peers' processes), then each transport's address.
-  nlohmann::json mine = {{"pid", getpid()}};
+  nlohmann::json mine = {{"pid", getpid()}, {"host", host_identity()}};
   std::vector<Endpoint> endpoints(size);
   auto publish_and_collect = [&](const std::string& phase) {
     context_.store->set(fmt::format("{}/{}", phase, rank), mine.dump());
     for (int r = 0; r < size; ++r) {
       nlohmann::json e = nlohmann::json::parse(context_.store->get(fmt::format("{}/{}", phase, r)));
       endpoints[r].pid = e.value("pid", 0);
+      endpoints[r].host = e.value("host", "");
       endpoints[r].shm = e.value("shm", "");
       endpoints[r].tcp = e.value("tcp", "");
     }
   };
   publish_and_collect("pid");
   for (int r = 0; r < size; ++r) options.pids.push_back(endpoints[r].pid);
+  // Ranks of this communicator on this machine (emulated nodes included)
+  // beyond its cores: a polling rank would hold the core its peer needs.
+  const int on_this_host = static_cast<int>(std::count_if(
+      endpoints.begin(), endpoints.end(), [&](const Endpoint& e) { return e.host == endpoints[rank].host; }));
+  const int cores = usable_cores();
+  if (on_this_host > cores) {
+    spin_ = kOversubscribedSpin;
+    yield_ = true;
+    options.spin = std::chrono::nanoseconds::zero();  // the executor polls, yielding
+    MYRIAD_LOG_DEBUG("communicator {}: {} ranks on this host, {} usable cores: waiters yield while polling",
+                     context_.comm_id, on_this_host, cores);
+  }
 
   if (!local_peers.empty()) {
     shm_ = make_transport("shm", options);
@@ -252,7 +295,7 @@ void NativeBackend::connect() {
   std::vector<Transport*> transport_of(size, nullptr);
   for (int r : local_peers) transport_of[r] = shm_.get();
   for (int r : remote_peers) transport_of[r] = tcp_.get();
-  executor_ = std::make_unique<Executor>(rank, std::move(transport_of));
+  executor_ = std::make_unique<Executor>(rank, std::move(transport_of), spin_, yield_);
   MYRIAD_LOG_DEBUG("communicator {}: connected {} shm and {} tcp peers", context_.comm_id, local_peers.size(),
                    remote_peers.size());
 }
@@ -682,7 +725,8 @@ void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batc
   }
   try {
     size_t started = 0;
-    int idle = 0;
+    bool spinning = false;
+    auto spin_end = std::chrono::steady_clock::time_point{};
     while (true) {
       take_new();
       for (; started < running.size(); ++started) {
@@ -734,10 +778,17 @@ void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batc
         continue;
       }
       if (moved) {
-        idle = 0;
+        spinning = false;
         continue;
       }
-      if (++idle < kP2PSpinPolls) continue;
+      if (!spinning) {
+        spinning = true;
+        spin_end = now + spin_;
+      }
+      if (now < spin_end) {
+        if (yield_) sched_yield();
+        continue;
+      }
       executor_->wait_for(pending_peers, kP2PMaxSleep);
     }
   } catch (...) {

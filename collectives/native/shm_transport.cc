@@ -71,6 +71,7 @@ ShmTransport::ShmTransport(TransportOptions options, ShmConfig config)
           "non-zero multiple of {} bytes",
           config_.slots, config_.slot_bytes, kCacheLineBytes);
   }
+  if (options_.spin) config_.spin = *options_.spin;
   segment_name_ = shm_segment_name(options_.run_id, options_.comm_id, options_.rank);
 }
 

@@ -37,6 +37,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,6 +77,10 @@ struct TransportOptions {
   std::string comm_id;                  // unique per communicator within the job
   std::vector<int> pids;                // pid of every rank (for liveness on one node); empty if unknown
   std::string bind_host = "127.0.0.1";  // TCP: address to listen on
+  // How long a waiter may poll before it sleeps; unset: the transport's
+  // default. Zero when this host runs more ranks than it has cores: a rank
+  // that polls then holds the core its peer needs to answer.
+  std::optional<std::chrono::nanoseconds> spin;
 };
 
 class Transport {
