@@ -37,22 +37,28 @@ CommandMain add_bench_command(CLI::App& app) {
   p->add_option("--backend", p2p->p2p.backend, "native|mpi")->capture_default_str();
   p->add_option("-b,--bytes", p2p->bytes, "bandwidth message size (K, M, G suffixes)")->capture_default_str();
   p->add_option("--latency-bytes", p2p->p2p.latency_bytes, "latency message size")->capture_default_str();
-  p->add_option("--window", p2p->p2p.window, "messages in flight per bandwidth iteration")->capture_default_str();
-  p->add_option("-n,--iters", p2p->p2p.iterations, "timed iterations (median reported)")->capture_default_str();
+  p->add_option("--window", p2p->p2p.window, "messages in flight per bandwidth iteration")
+      ->capture_default_str();
+  p->add_option("-n,--iters", p2p->p2p.iterations, "timed iterations (median reported)")
+      ->capture_default_str();
   p->add_option("-w,--warmup_iters", p2p->p2p.warmup, "untimed iterations")->capture_default_str();
-  p->add_option("--slow-fraction", p2p->p2p.slow_fraction, "flag pairs below this share of the median bandwidth")
+  p->add_option("--slow-fraction", p2p->p2p.slow_fraction,
+                "flag pairs below this share of the median bandwidth")
       ->capture_default_str();
   p->add_option("--json", p2p->json_path, "write the pairs to FILE");
 
   auto membw = std::make_shared<bench::MembwCommandOptions>();
-  CLI::App* m = bench->add_subcommand("membw", "Host memory copy/triad bandwidth per rank (and GPU copy bandwidth)");
+  CLI::App* m =
+      bench->add_subcommand("membw", "Host memory copy/triad bandwidth per rank (and GPU copy bandwidth)");
   m->add_option("-b,--bytes", membw->bytes, "size of each array (K, M, G suffixes)")->capture_default_str();
   m->add_option("-n,--iters", membw->membw.iterations, "iterations (median reported)")->capture_default_str();
   m->add_option("--json", membw->json_path, "write the figures to FILE");
 
   auto gemm = std::make_shared<bench::GemmCommandOptions>();
   CLI::App* g = bench->add_subcommand("gemm", "cuBLAS GEMM TFLOP/s per GPU (no rows without a GPU)");
-  g->add_option("--dtypes", gemm->gemm.dtypes, "fp32, tf32, fp16, bf16")->delimiter(',')->capture_default_str();
+  g->add_option("--dtypes", gemm->gemm.dtypes, "fp32, tf32, fp16, bf16")
+      ->delimiter(',')
+      ->capture_default_str();
   g->add_option("--sizes", gemm->gemm.sizes, "square matrix sizes n")->delimiter(',')->capture_default_str();
   g->add_option("-n,--iters", gemm->gemm.iterations, "timed iterations")->capture_default_str();
   g->add_option("-w,--warmup_iters", gemm->gemm.warmup, "untimed iterations")->capture_default_str();

@@ -24,6 +24,15 @@ import tempfile
 CONFIGS = [(2, 1), (4, 2)]
 
 
+def parse_size(text):
+    """64M-style sizes, as `myriad bench coll -b/-e` reads them (powers of 1024)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip()
+    if text[-1:].upper() in units:
+        return int(text[:-1]) * units[text[-1:].upper()]
+    return int(text)
+
+
 def run(cmd, env=None):
     print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -56,7 +65,6 @@ def main():
     args = parser.parse_args()
     myriad = os.path.abspath(os.path.join(args.build, "launcher", "myriad"))
     vs_mpi = os.path.abspath(os.path.join(args.build, "benchmarks", "compare", "allreduce_vs_mpi"))
-    sizes = {"4K": 4096, "64M": 64 << 20}
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         for ranks, nodes in CONFIGS:
@@ -77,8 +85,8 @@ def main():
             mpirun = ["mpirun", "--oversubscribe", "-np", str(ranks)]
             if os.geteuid() == 0:
                 mpirun.insert(1, "--allow-run-as-root")
-            min_b = sizes.get(args.min_bytes, 4096)
-            max_b = sizes.get(args.max_bytes, 64 << 20)
+            min_b = parse_size(args.min_bytes)
+            max_b = parse_size(args.max_bytes)
             interleaved = run([*mpirun, vs_mpi, "--min-bytes", str(min_b), "--max-bytes", str(max_b),
                                "--nodes", str(nodes)])
             lines.append(f"Open MPI's `MPI_Allreduce` against Myriad, interleaved in one program "

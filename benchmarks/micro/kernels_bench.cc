@@ -107,9 +107,8 @@ void register_benchmarks() {
       for (Cast cast : kAllCasts) {
         const CastFn fn = cast_function(cast, isa);
         const std::string name = std::string("cast/") + cast_name(cast) + "/" + isa_name(isa) + "/" + size;
-        benchmark::RegisterBenchmark(name.c_str(), [cast, fn, bytes](benchmark::State& state) {
-          run_cast(state, cast, fn, bytes);
-        });
+        benchmark::RegisterBenchmark(
+            name.c_str(), [cast, fn, bytes](benchmark::State& state) { run_cast(state, cast, fn, bytes); });
       }
     }
   }

@@ -30,7 +30,8 @@ Verdict judge(std::string check, const std::vector<std::pair<std::string, double
   v.measured = fmt::format("{:.2f} {} (worst: {})", worst->second, unit, worst->first);
   std::vector<std::string> failing;
   for (const auto& [name, value] : items) {
-    if (at_least ? value < threshold : value > threshold) failing.push_back(fmt::format("{} {:.2f}", name, value));
+    if (at_least ? value < threshold : value > threshold)
+      failing.push_back(fmt::format("{} {:.2f}", name, value));
   }
   v.pass = failing.empty();
   if (!v.pass) v.failing = fmt::format("{}", fmt::join(failing, ", "));
@@ -57,12 +58,15 @@ Verdict could_not_run(const std::string& check, const std::string& expected, con
 }
 
 void check_counts(BenchWorld& world, const AcceptSpec& spec, AcceptResult& out) {
-  if (spec.nodes) out.verdicts.push_back(count_verdict("nodes", world.num_nodes(), *spec.nodes, "node count differs"));
-  if (spec.ranks) out.verdicts.push_back(count_verdict("ranks", world.size(), *spec.ranks, "rank count differs"));
+  if (spec.nodes)
+    out.verdicts.push_back(count_verdict("nodes", world.num_nodes(), *spec.nodes, "node count differs"));
+  if (spec.ranks)
+    out.verdicts.push_back(count_verdict("ranks", world.size(), *spec.ranks, "rank count differs"));
   if (spec.gpus_per_node) {
     std::vector<uint64_t> gpus = world.gather(static_cast<uint64_t>(device_count()));
     std::map<std::string, uint64_t> per_node;
-    for (size_t r = 0; r < gpus.size(); ++r) per_node[world.nodes()[r]] = std::max(per_node[world.nodes()[r]], gpus[r]);
+    for (size_t r = 0; r < gpus.size(); ++r)
+      per_node[world.nodes()[r]] = std::max(per_node[world.nodes()[r]], gpus[r]);
     Verdict v;
     v.check = "gpus_per_node";
     v.expected = fmt::format("== {}", *spec.gpus_per_node);
@@ -70,7 +74,8 @@ void check_counts(BenchWorld& world, const AcceptSpec& spec, AcceptResult& out) 
     uint64_t fewest = UINT64_MAX;
     for (const auto& [node, count] : per_node) {
       fewest = std::min(fewest, count);
-      if (count != static_cast<uint64_t>(*spec.gpus_per_node)) failing.push_back(fmt::format("node {} has {}", node, count));
+      if (count != static_cast<uint64_t>(*spec.gpus_per_node))
+        failing.push_back(fmt::format("node {} has {}", node, count));
     }
     v.measured = fmt::format("{} (fewest on a node)", fewest);
     v.pass = failing.empty();
@@ -91,8 +96,8 @@ void check_membw(BenchWorld& world, const MembwCheck& check, AcceptResult& out) 
     return items;
   };
   if (check.copy_gbs_per_node) {
-    out.verdicts.push_back(judge("membw.copy_gbs_per_node", nodes_of(result.node_copy_gbs), *check.copy_gbs_per_node,
-                                 true, "GB/s"));
+    out.verdicts.push_back(judge("membw.copy_gbs_per_node", nodes_of(result.node_copy_gbs),
+                                 *check.copy_gbs_per_node, true, "GB/s"));
   }
   if (check.triad_gbs_per_node) {
     out.verdicts.push_back(judge("membw.triad_gbs_per_node", nodes_of(result.node_triad_gbs),
@@ -102,11 +107,13 @@ void check_membw(BenchWorld& world, const MembwCheck& check, AcceptResult& out) 
     std::vector<std::pair<std::string, double>> items;
     for (size_t r = 0; r < result.ranks.size(); ++r) {
       if (result.ranks[r].device_copy_gbs >= 0) {
-        items.emplace_back(fmt::format("rank {} on {}", r, result.ranks[r].node), result.ranks[r].device_copy_gbs);
+        items.emplace_back(fmt::format("rank {} on {}", r, result.ranks[r].node),
+                           result.ranks[r].device_copy_gbs);
       }
     }
     if (items.empty()) {
-      out.verdicts.push_back(could_not_run("membw.device_copy_gbs", fmt::format(">= {:g} GB/s", *check.device_copy_gbs),
+      out.verdicts.push_back(could_not_run("membw.device_copy_gbs",
+                                           fmt::format(">= {:g} GB/s", *check.device_copy_gbs),
                                            "no GPU on any rank"));
     } else {
       out.verdicts.push_back(judge("membw.device_copy_gbs", items, *check.device_copy_gbs, true, "GB/s"));
@@ -128,13 +135,15 @@ void check_p2p(BenchWorld& world, const P2pCheck& check, AcceptResult& out) {
   std::vector<std::pair<std::string, double>> bandwidths;
   std::vector<std::pair<std::string, double>> latencies;
   for (const P2pPair& pair : result.pairs) {
-    std::string name = fmt::format("pair {}-{} ({}<->{})", pair.a, pair.b, result.rank_nodes[static_cast<size_t>(pair.a)],
-                                   result.rank_nodes[static_cast<size_t>(pair.b)]);
+    std::string name =
+        fmt::format("pair {}-{} ({}<->{})", pair.a, pair.b, result.rank_nodes[static_cast<size_t>(pair.a)],
+                    result.rank_nodes[static_cast<size_t>(pair.b)]);
     bandwidths.emplace_back(name, pair.bandwidth_gbs);
     latencies.emplace_back(name, pair.latency_us);
   }
   if (check.min_bandwidth_gbs) {
-    out.verdicts.push_back(judge("p2p.min_bandwidth_gbs", bandwidths, *check.min_bandwidth_gbs, true, "GB/s"));
+    out.verdicts.push_back(
+        judge("p2p.min_bandwidth_gbs", bandwidths, *check.min_bandwidth_gbs, true, "GB/s"));
   }
   if (check.max_latency_us) {
     out.verdicts.push_back(judge("p2p.max_latency_us", latencies, *check.max_latency_us, false, "us"));
@@ -153,10 +162,12 @@ void check_gemm(BenchWorld& world, const GemmCheck& check, AcceptResult& out) {
     std::string name = fmt::format("gemm.{} n={}", dtype, check.size);
     std::vector<std::pair<std::string, double>> items;
     for (const GemmRow& row : result.rows) {
-      if (row.dtype == dtype) items.emplace_back(fmt::format("rank {} on {}", row.rank, row.node), row.tflops);
+      if (row.dtype == dtype)
+        items.emplace_back(fmt::format("rank {} on {}", row.rank, row.node), row.tflops);
     }
     if (items.empty()) {
-      out.verdicts.push_back(could_not_run(name, fmt::format(">= {:g} TFLOP/s", threshold), "no GPU on any rank"));
+      out.verdicts.push_back(
+          could_not_run(name, fmt::format(">= {:g} TFLOP/s", threshold), "no GPU on any rank"));
     } else {
       out.verdicts.push_back(judge(name, items, threshold, true, "TFLOP/s"));
     }
@@ -181,13 +192,15 @@ void check_coll(BenchWorld& world, const CollCheck& check, size_t index, AcceptR
     sweep.result = run_coll(world, options);
   } catch (const Error& e) {
     // Every rank fails the same way for an unavailable backend: a verdict, not an abort.
-    out.verdicts.push_back(could_not_run(name, fmt::format(">= {:g} GB/s busbw", check.min_busbw_gbs), e.message()));
+    out.verdicts.push_back(
+        could_not_run(name, fmt::format(">= {:g} GB/s busbw", check.min_busbw_gbs), e.message()));
     out.coll.push_back(sweep);
     return;
   }
   const CollRow& last = sweep.result->rows.back();
-  Verdict v = judge(name, {{"out-of-place at " + std::to_string(last.shape.bytes) + " B", last.out_of_place.busbw}},
-                    check.min_busbw_gbs, true, "GB/s busbw");
+  Verdict v =
+      judge(name, {{"out-of-place at " + std::to_string(last.shape.bytes) + " B", last.out_of_place.busbw}},
+            check.min_busbw_gbs, true, "GB/s busbw");
   if (sweep.result->wrong_total > 0) {
     v.pass = false;
     v.failing = fmt::format("{} wrong result element(s)", sweep.result->wrong_total);
@@ -222,8 +235,8 @@ std::string format_verdicts(const AcceptResult& result) {
   for (const Verdict& v : result.verdicts) width = std::max(width, v.check.size());
   int failed = 0;
   for (const Verdict& v : result.verdicts) {
-    out += fmt::format("{}  {:<{}}  measured {}  expected {}", v.pass ? "PASS" : "FAIL", v.check, width, v.measured,
-                       v.expected);
+    out += fmt::format("{}  {:<{}}  measured {}  expected {}", v.pass ? "PASS" : "FAIL", v.check, width,
+                       v.measured, v.expected);
     if (!v.pass) {
       ++failed;
       out += fmt::format("  failing: {}", v.failing);

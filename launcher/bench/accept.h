@@ -25,7 +25,7 @@
 namespace myriad::bench {
 
 struct Verdict {
-  std::string check;     // "membw.copy_gbs_per_node", "coll[0] allreduce native 1048576 B"
+  std::string check;  // "membw.copy_gbs_per_node", "coll[0] allreduce native 1048576 B"
   bool pass = false;
   std::string measured;  // "21.30 GB/s (worst: node vm)"
   std::string expected;  // ">= 5 GB/s"

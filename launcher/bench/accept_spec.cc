@@ -25,12 +25,14 @@ class SpecReader {
   int line(const YAML::Node& node) const { return node.Mark().line + 1; }
 
   // A map whose keys must all be in `known`.
-  void expect_map(const YAML::Node& node, const std::string& where, const std::set<std::string>& known) const {
+  void expect_map(const YAML::Node& node, const std::string& where,
+                  const std::set<std::string>& known) const {
     if (!node.IsMap()) fail(node, fmt::format("'{}' must be a mapping of keys to values", where));
     for (const auto& item : node) {
       std::string key = item.first.as<std::string>();
       if (!known.contains(key)) {
-        fail(item.first, fmt::format("unknown key '{}' in {} (accepted: {})", key, where, fmt::join(known, ", ")));
+        fail(item.first,
+             fmt::format("unknown key '{}' in {} (accepted: {})", key, where, fmt::join(known, ", ")));
       }
     }
   }
@@ -59,7 +61,8 @@ class SpecReader {
   }
 
   size_t size(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar()) fail(node, fmt::format("key '{}' must be a size (a number of bytes or 64M-style text)", key));
+    if (!node.IsScalar())
+      fail(node, fmt::format("key '{}' must be a size (a number of bytes or 64M-style text)", key));
     try {
       return parse_size(node.Scalar());
     } catch (const Error&) {
@@ -69,16 +72,21 @@ class SpecReader {
   }
 
   MembwCheck membw(const YAML::Node& node) const {
-    expect_map(node, "membw", {"bytes", "iterations", "copy_gbs_per_node", "triad_gbs_per_node", "device_copy_gbs"});
+    expect_map(node, "membw",
+               {"bytes", "iterations", "copy_gbs_per_node", "triad_gbs_per_node", "device_copy_gbs"});
     MembwCheck check;
     check.line = line(node);
     if (node["bytes"]) check.bytes = size(node["bytes"], "bytes");
     if (node["iterations"]) check.iterations = integer(node["iterations"], "iterations");
-    if (node["copy_gbs_per_node"]) check.copy_gbs_per_node = number(node["copy_gbs_per_node"], "copy_gbs_per_node");
-    if (node["triad_gbs_per_node"]) check.triad_gbs_per_node = number(node["triad_gbs_per_node"], "triad_gbs_per_node");
+    if (node["copy_gbs_per_node"])
+      check.copy_gbs_per_node = number(node["copy_gbs_per_node"], "copy_gbs_per_node");
+    if (node["triad_gbs_per_node"])
+      check.triad_gbs_per_node = number(node["triad_gbs_per_node"], "triad_gbs_per_node");
     if (node["device_copy_gbs"]) check.device_copy_gbs = number(node["device_copy_gbs"], "device_copy_gbs");
     if (!check.copy_gbs_per_node && !check.triad_gbs_per_node && !check.device_copy_gbs) {
-      fail(node, "membw has no threshold: give at least one of copy_gbs_per_node, triad_gbs_per_node, device_copy_gbs");
+      fail(node,
+           "membw has no threshold: give at least one of copy_gbs_per_node, triad_gbs_per_node, "
+           "device_copy_gbs");
     }
     return check;
   }
@@ -90,7 +98,8 @@ class SpecReader {
     if (node["backend"]) check.backend = text(node["backend"], "backend");
     if (node["bytes"]) check.bytes = size(node["bytes"], "bytes");
     if (node["iterations"]) check.iterations = integer(node["iterations"], "iterations");
-    if (node["min_bandwidth_gbs"]) check.min_bandwidth_gbs = number(node["min_bandwidth_gbs"], "min_bandwidth_gbs");
+    if (node["min_bandwidth_gbs"])
+      check.min_bandwidth_gbs = number(node["min_bandwidth_gbs"], "min_bandwidth_gbs");
     if (node["max_latency_us"]) check.max_latency_us = number(node["max_latency_us"], "max_latency_us");
     if (!check.min_bandwidth_gbs && !check.max_latency_us) {
       fail(node, "p2p has no threshold: give min_bandwidth_gbs or max_latency_us");
@@ -104,13 +113,15 @@ class SpecReader {
     check.line = line(node);
     if (node["size"]) check.size = static_cast<size_t>(integer(node["size"], "size"));
     if (node["iterations"]) check.iterations = integer(node["iterations"], "iterations");
-    if (!node["min_tflops"]) fail(node, "gemm has no threshold: give min_tflops (per dtype: fp32, tf32, fp16, bf16)");
+    if (!node["min_tflops"])
+      fail(node, "gemm has no threshold: give min_tflops (per dtype: fp32, tf32, fp16, bf16)");
     expect_map(node["min_tflops"], "gemm.min_tflops", {"fp32", "tf32", "fp16", "bf16"});
     for (const auto& item : node["min_tflops"]) {
       std::string dtype = item.first.as<std::string>();
       check.min_tflops[dtype] = number(item.second, "min_tflops." + dtype);
     }
-    if (check.min_tflops.empty()) fail(node["min_tflops"], "gemm.min_tflops is empty: give at least one dtype");
+    if (check.min_tflops.empty())
+      fail(node["min_tflops"], "gemm.min_tflops is empty: give at least one dtype");
     return check;
   }
 
@@ -151,18 +162,19 @@ AcceptSpec parse_accept_spec(const std::string& text, const std::string& source)
     raise(ErrorCode::InvalidArgument, "{}:{}: not valid YAML or JSON: {}", source, e.mark.line + 1, e.msg);
   }
   if (!root.IsMap()) {
-    raise(ErrorCode::InvalidArgument, "{}: the spec must be a mapping with keys such as membw, p2p, gemm, coll",
-          source);
+    raise(ErrorCode::InvalidArgument,
+          "{}: the spec must be a mapping with keys such as membw, p2p, gemm, coll", source);
   }
-  reader.expect_map(root, "the spec",
-                    {"version", "name", "description", "nodes", "ranks", "gpus_per_node", "membw", "p2p", "gemm", "coll"});
+  reader.expect_map(
+      root, "the spec",
+      {"version", "name", "description", "nodes", "ranks", "gpus_per_node", "membw", "p2p", "gemm", "coll"});
   AcceptSpec spec;
   spec.source = source;
   if (root["version"]) {
     int version = reader.integer(root["version"], "version");
     if (version != kAcceptSpecVersion) {
-      reader.fail(root["version"], fmt::format("version {} is not supported (this Myriad reads version {})", version,
-                                               kAcceptSpecVersion));
+      reader.fail(root["version"], fmt::format("version {} is not supported (this Myriad reads version {})",
+                                               version, kAcceptSpecVersion));
     }
   }
   if (root["name"]) spec.name = reader.text(root["name"], "name");
@@ -174,12 +186,14 @@ AcceptSpec parse_accept_spec(const std::string& text, const std::string& source)
   if (root["p2p"]) spec.p2p = reader.p2p(root["p2p"]);
   if (root["gemm"]) spec.gemm = reader.gemm(root["gemm"]);
   if (root["coll"]) {
-    if (!root["coll"].IsSequence()) reader.fail(root["coll"], "key 'coll' must be a list of collective checks");
+    if (!root["coll"].IsSequence())
+      reader.fail(root["coll"], "key 'coll' must be a list of collective checks");
     for (size_t i = 0; i < root["coll"].size(); ++i) spec.coll.push_back(reader.coll(root["coll"][i], i));
   }
-  if (!spec.nodes && !spec.ranks && !spec.gpus_per_node && !spec.membw && !spec.p2p && !spec.gemm && spec.coll.empty()) {
-    raise(ErrorCode::InvalidArgument, "{}: the spec has no check (give nodes, ranks, gpus_per_node, membw, p2p, gemm or coll)",
-          source);
+  if (!spec.nodes && !spec.ranks && !spec.gpus_per_node && !spec.membw && !spec.p2p && !spec.gemm &&
+      spec.coll.empty()) {
+    raise(ErrorCode::InvalidArgument,
+          "{}: the spec has no check (give nodes, ranks, gpus_per_node, membw, p2p, gemm or coll)", source);
   }
   return spec;
 }

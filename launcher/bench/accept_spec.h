@@ -47,7 +47,7 @@ struct CollCheck {
   std::string op;
   std::string backend = "native";
   std::string dtype = "float";
-  size_t bytes = 0;        // the size the threshold applies to (the sweep ends there)
+  size_t bytes = 0;  // the size the threshold applies to (the sweep ends there)
   int iterations = 10;
   double min_busbw_gbs = 0;
   int line = 0;

@@ -23,7 +23,8 @@ std::vector<std::string> BenchWorld::gather(const std::string& value) {
 std::vector<double> BenchWorld::gather(double value) {
   std::vector<double> out;
   // %a round-trips a double exactly.
-  for (const std::string& text : gather(fmt::format("{:a}", value))) out.push_back(std::strtod(text.c_str(), nullptr));
+  for (const std::string& text : gather(fmt::format("{:a}", value)))
+    out.push_back(std::strtod(text.c_str(), nullptr));
   return out;
 }
 

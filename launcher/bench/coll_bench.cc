@@ -57,9 +57,9 @@ class RowBuffers {
 // into the row's buffers (in place: both in one buffer).
 struct Placement {
   bool in_place = false;
-  bool input_in_recv = false;  // the input lives in the recv buffer
-  size_t input_offset = 0;     // bytes
-  bool output_in_send = false; // the output lives in the send buffer
+  bool input_in_recv = false;   // the input lives in the recv buffer
+  size_t input_offset = 0;      // bytes
+  bool output_in_send = false;  // the output lives in the send buffer
   size_t output_offset = 0;
 };
 
@@ -71,8 +71,14 @@ Placement placement_of(CollOp op, bool in_place, const CollShape& shape, DType d
     case CollOp::Allreduce:
     case CollOp::Reduce:
     case CollOp::Alltoall: p.output_in_send = true; break;
-    case CollOp::Allgather: p.input_in_recv = true; p.input_offset = block; break;
-    case CollOp::ReduceScatter: p.output_in_send = true; p.output_offset = block; break;
+    case CollOp::Allgather:
+      p.input_in_recv = true;
+      p.input_offset = block;
+      break;
+    case CollOp::ReduceScatter:
+      p.output_in_send = true;
+      p.output_offset = block;
+      break;
     case CollOp::Broadcast:
     case CollOp::Sendrecv: p.in_place = false; break;  // one form only (coll_bench.h)
   }
@@ -104,7 +110,8 @@ std::vector<WorkPtr> issue(const RowContext& row, RowBuffers& buffers, const Pla
     case CollOp::Allgather: return {comm.allgather(input, output)};
     case CollOp::ReduceScatter: return {comm.reduce_scatter(input, output, {.op = row.options.redop})};
     case CollOp::Broadcast: return {comm.broadcast(input, {.root = row.options.root})};
-    case CollOp::Reduce: return {comm.reduce(input, output, {.op = row.options.redop, .root = row.options.root})};
+    case CollOp::Reduce:
+      return {comm.reduce(input, output, {.op = row.options.redop, .root = row.options.root})};
     case CollOp::Alltoall: return {comm.alltoall(input, output)};
     case CollOp::Sendrecv: {
       int next = (row.rank + 1) % row.ranks;
@@ -197,7 +204,8 @@ CollMeasurement measure(BenchWorld& world, const RowContext& row, RowBuffers& bu
       at = static_cast<size_t>(end - text.c_str());
       while (at < text.size() && text[at] == ' ') ++at;
     }
-    for (size_t i = 0; i < slowest.size() && i < theirs.size(); ++i) slowest[i] = std::max(slowest[i], theirs[i]);
+    for (size_t i = 0; i < slowest.size() && i < theirs.size(); ++i)
+      slowest[i] = std::max(slowest[i], theirs[i]);
     m.rank_mean_us.push_back(mean(theirs) * kUsPerSecond);
     m.rank_max_us.push_back(max_of(theirs) * kUsPerSecond);
   }
@@ -235,12 +243,14 @@ size_t parse_size(const std::string& text) {
 }
 
 CollResult run_coll(BenchWorld& world, const CollOptions& options) {
-  if (options.iterations < 1) raise(ErrorCode::InvalidArgument, "-n {} must be at least 1", options.iterations);
+  if (options.iterations < 1)
+    raise(ErrorCode::InvalidArgument, "-n {} must be at least 1", options.iterations);
   if (options.warmup < 0) raise(ErrorCode::InvalidArgument, "-w {} must not be negative", options.warmup);
   if (options.root < 0 || options.root >= world.size()) {
     raise(ErrorCode::InvalidArgument, "-r {} is not a rank of this {}-rank job", options.root, world.size());
   }
-  std::vector<size_t> sizes = sweep_sizes(options.min_bytes, options.max_bytes, options.factor, options.increment);
+  std::vector<size_t> sizes =
+      sweep_sizes(options.min_bytes, options.max_bytes, options.factor, options.increment);
   std::shared_ptr<Communicator> comm = world.communicator(options.backend);
   const bool on_device = options.backend == "nccl";
   const int device = on_device ? comm->local_rank() % std::max(1, device_count()) : 0;

@@ -56,11 +56,11 @@ struct CollOptions {
 
 // One placement (out-of-place or in-place) of one row.
 struct CollMeasurement {
-  double time_us = 0;   // mean over iterations, averaged over the ranks
-  double algbw = 0;     // GB/s
-  double busbw = 0;     // GB/s
-  int64_t wrong = -1;   // wrong elements summed over ranks; -1: not checked
-  double p50_us = 0;    // of the per-iteration samples, slowest rank per iteration
+  double time_us = 0;  // mean over iterations, averaged over the ranks
+  double algbw = 0;    // GB/s
+  double busbw = 0;    // GB/s
+  int64_t wrong = -1;  // wrong elements summed over ranks; -1: not checked
+  double p50_us = 0;   // of the per-iteration samples, slowest rank per iteration
   double p95_us = 0;
   double p99_us = 0;
   std::vector<double> rank_mean_us;  // indexed by rank
@@ -84,7 +84,7 @@ struct CollResult {
   int nodes = 1;
   std::vector<std::string> rank_nodes;
   std::vector<CollRow> rows;
-  double avg_busbw = 0;      // over every row and placement, as nccl-tests' footer
+  double avg_busbw = 0;  // over every row and placement, as nccl-tests' footer
   uint64_t wrong_total = 0;
   bool checked = false;
 };

@@ -22,7 +22,8 @@ bool matches(double got, double want, DType dtype) {
 }  // namespace
 
 double input_value(ReduceOp op, int rank, int ranks, size_t index) {
-  if (op == ReduceOp::Prod) return index % static_cast<size_t>(ranks) == static_cast<size_t>(rank) ? 2.0 : 1.0;
+  if (op == ReduceOp::Prod)
+    return index % static_cast<size_t>(ranks) == static_cast<size_t>(rank) ? 2.0 : 1.0;
   return 1.0 + static_cast<double>((static_cast<size_t>(rank) + index) % kSpread);
 }
 
@@ -59,7 +60,9 @@ void store_element(void* data, DType dtype, size_t index, double value) {
   switch (dtype) {
     case DType::F32: static_cast<float*>(data)[index] = static_cast<float>(value); break;
     case DType::F64: static_cast<double*>(data)[index] = value; break;
-    case DType::F16: static_cast<kernels::Half*>(data)[index] = kernels::Half(static_cast<float>(value)); break;
+    case DType::F16:
+      static_cast<kernels::Half*>(data)[index] = kernels::Half(static_cast<float>(value));
+      break;
     case DType::BF16:
       static_cast<kernels::BFloat16*>(data)[index] = kernels::BFloat16(static_cast<float>(value));
       break;
@@ -87,12 +90,15 @@ uint64_t count_wrong(CollOp op, ReduceOp redop, int root, int rank, int ranks, c
     switch (op) {
       case CollOp::Allreduce:
       case CollOp::Reduce: want = reduced_value(redop, ranks, i); break;
-      case CollOp::ReduceScatter: want = reduced_value(redop, ranks, static_cast<size_t>(rank) * count + i); break;
+      case CollOp::ReduceScatter:
+        want = reduced_value(redop, ranks, static_cast<size_t>(rank) * count + i);
+        break;
       case CollOp::Broadcast: want = input_value(redop, root, ranks, i); break;
       case CollOp::Allgather: want = input_value(redop, static_cast<int>(i / count), ranks, i % count); break;
       case CollOp::Alltoall:
         // Block s of this output is block `rank` of rank s's input.
-        want = input_value(redop, static_cast<int>(i / count), ranks, static_cast<size_t>(rank) * count + i % count);
+        want = input_value(redop, static_cast<int>(i / count), ranks,
+                           static_cast<size_t>(rank) * count + i % count);
         break;
       case CollOp::Sendrecv: want = input_value(redop, (rank + ranks - 1) % ranks, ranks, i); break;
     }

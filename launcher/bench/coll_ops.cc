@@ -136,7 +136,8 @@ std::vector<size_t> sweep_sizes(size_t min_bytes, size_t max_bytes, double facto
   std::vector<size_t> sizes;
   for (size_t bytes = min_bytes; bytes <= max_bytes;) {
     sizes.push_back(bytes);
-    size_t next = increment > 0 ? bytes + increment : static_cast<size_t>(static_cast<double>(bytes) * factor);
+    size_t next =
+        increment > 0 ? bytes + increment : static_cast<size_t>(static_cast<double>(bytes) * factor);
     if (next <= bytes) next = bytes + 1;
     bytes = next;
   }

@@ -17,7 +17,8 @@ void check(cudaError_t rc, const char* what) {
 }
 
 void check(cublasStatus_t rc, const char* what) {
-  if (rc != CUBLAS_STATUS_SUCCESS) raise(ErrorCode::Unavailable, "{} failed: cuBLAS status {}", what, static_cast<int>(rc));
+  if (rc != CUBLAS_STATUS_SUCCESS)
+    raise(ErrorCode::Unavailable, "{} failed: cuBLAS status {}", what, static_cast<int>(rc));
 }
 
 // Times `iterations` launches of `fn` between two events; seconds per launch.
@@ -80,7 +81,8 @@ double device_copy_gbs(int index, size_t bytes, int iterations) {
   check(cudaMemset(a.data(), 1, bytes), "cudaMemset");
   std::vector<double> samples;
   for (int i = 0; i < iterations; ++i) {
-    samples.push_back(time_on_stream(1, [&] { cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice); }));
+    samples.push_back(
+        time_on_stream(1, [&] { cudaMemcpyAsync(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice); }));
   }
   std::sort(samples.begin(), samples.end());
   constexpr double kBytesPerGB = 1e9;
@@ -113,8 +115,8 @@ double gemm_tflops(const std::string& dtype, size_t n, int warmup, int iteration
   const float beta = 0.0f;
   int dim = static_cast<int>(n);
   auto gemm = [&] {
-    check(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, dim, dim, dim, &alpha, a.data(), type, dim, b.data(), type,
-                       dim, &beta, c.data(), type, dim, compute, CUBLAS_GEMM_DEFAULT),
+    check(cublasGemmEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, dim, dim, dim, &alpha, a.data(), type, dim, b.data(),
+                       type, dim, &beta, c.data(), type, dim, compute, CUBLAS_GEMM_DEFAULT),
           "cublasGemmEx");
   };
   for (int i = 0; i < warmup; ++i) gemm();

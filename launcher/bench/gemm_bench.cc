@@ -51,11 +51,13 @@ GemmResult run_gemm(BenchWorld& world, const GemmOptions& options) {
 
 std::string format_gemm(const GemmResult& result) {
   if (result.ranks_with_gpu == 0) return "# myriad bench gemm: no GPU on any rank; nothing to measure\n";
-  std::string out = fmt::format("# myriad bench gemm: cuBLAS, {} rank(s) with a GPU\n", result.ranks_with_gpu);
-  out += fmt::format("#{:>5}  {:>12}  {:>24}  {:>5}  {:>6}  {:>9}\n", "rank", "node", "device", "type", "n", "TFLOP/s");
+  std::string out =
+      fmt::format("# myriad bench gemm: cuBLAS, {} rank(s) with a GPU\n", result.ranks_with_gpu);
+  out += fmt::format("#{:>5}  {:>12}  {:>24}  {:>5}  {:>6}  {:>9}\n", "rank", "node", "device", "type", "n",
+                     "TFLOP/s");
   for (const GemmRow& row : result.rows) {
-    out += fmt::format("{:>6}  {:>12}  {:>24}  {:>5}  {:>6}  {:9.1f}\n", row.rank, row.node, row.device, row.dtype,
-                       row.n, row.tflops);
+    out += fmt::format("{:>6}  {:>12}  {:>24}  {:>5}  {:>6}  {:9.1f}\n", row.rank, row.node, row.device,
+                       row.dtype, row.n, row.tflops);
   }
   return out;
 }
@@ -63,10 +65,17 @@ std::string format_gemm(const GemmResult& result) {
 nlohmann::json gemm_result_json(const GemmResult& result) {
   nlohmann::json rows = nlohmann::json::array();
   for (const GemmRow& r : result.rows) {
-    rows.push_back({{"rank", r.rank}, {"node", r.node}, {"device", r.device}, {"dtype", r.dtype}, {"n", r.n},
+    rows.push_back({{"rank", r.rank},
+                    {"node", r.node},
+                    {"device", r.device},
+                    {"dtype", r.dtype},
+                    {"n", r.n},
                     {"tflops", r.tflops}});
   }
-  return {{"version", 1}, {"tool", "myriad bench gemm"}, {"ranks_with_gpu", result.ranks_with_gpu}, {"rows", rows}};
+  return {{"version", 1},
+          {"tool", "myriad bench gemm"},
+          {"ranks_with_gpu", result.ranks_with_gpu},
+          {"rows", rows}};
 }
 
 }  // namespace myriad::bench

@@ -31,7 +31,8 @@ double median_seconds(int iterations, Fn fn) {
 }  // namespace
 
 MembwResult run_membw(BenchWorld& world, const MembwOptions& options) {
-  if (options.iterations < 1) raise(ErrorCode::InvalidArgument, "membw: -n {} must be at least 1", options.iterations);
+  if (options.iterations < 1)
+    raise(ErrorCode::InvalidArgument, "membw: -n {} must be at least 1", options.iterations);
   const size_t count = std::max<size_t>(options.bytes / sizeof(double), 1);
   const double bytes = static_cast<double>(count * sizeof(double));
   // Touched once before timing, so that page faults are not measured.
@@ -39,7 +40,8 @@ MembwResult run_membw(BenchWorld& world, const MembwOptions& options) {
   std::vector<double> b(count, 1.0);
   std::vector<double> c(count, 2.0);
   world.barrier();
-  double copy = median_seconds(options.iterations, [&] { std::memcpy(a.data(), b.data(), count * sizeof(double)); });
+  double copy =
+      median_seconds(options.iterations, [&] { std::memcpy(a.data(), b.data(), count * sizeof(double)); });
   double triad = median_seconds(options.iterations, [&] {
     double* __restrict out = a.data();
     const double* __restrict x = b.data();
@@ -51,7 +53,8 @@ MembwResult run_membw(BenchWorld& world, const MembwOptions& options) {
   (void)sink;
   double device_gbs = -1;
   if (options.device && device_count() > 0) {
-    device_gbs = device_copy_gbs(world.world()->local_rank() % device_count(), options.bytes, options.iterations);
+    device_gbs =
+        device_copy_gbs(world.world()->local_rank() % device_count(), options.bytes, options.iterations);
   }
   std::vector<double> copies = world.gather(kCopyTraffic * bytes / copy / kBytesPerGB);
   std::vector<double> triads = world.gather(kTriadTraffic * bytes / triad / kBytesPerGB);
@@ -69,15 +72,15 @@ MembwResult run_membw(BenchWorld& world, const MembwOptions& options) {
 }
 
 std::string format_membw(const MembwResult& result) {
-  std::string out = fmt::format("# myriad bench membw: {} B arrays, STREAM accounting (copy 2x, triad 3x)\n",
-                                result.bytes);
+  std::string out =
+      fmt::format("# myriad bench membw: {} B arrays, STREAM accounting (copy 2x, triad 3x)\n", result.bytes);
   out += fmt::format("#{:>5}  {:>16}  {:>10}  {:>10}  {:>14}\n", "rank", "node", "copy GB/s", "triad GB/s",
                      "device GB/s");
   for (size_t r = 0; r < result.ranks.size(); ++r) {
     const MembwRank& rank = result.ranks[r];
     std::string device = rank.device_copy_gbs < 0 ? "-" : fmt::format("{:.2f}", rank.device_copy_gbs);
-    out += fmt::format("{:>6}  {:>16}  {:10.2f}  {:10.2f}  {:>14}\n", r, rank.node, rank.copy_gbs, rank.triad_gbs,
-                       device);
+    out += fmt::format("{:>6}  {:>16}  {:10.2f}  {:10.2f}  {:>14}\n", r, rank.node, rank.copy_gbs,
+                       rank.triad_gbs, device);
   }
   for (const auto& [node, copy] : result.node_copy_gbs) {
     out += fmt::format("# node {}: copy {:.2f} GB/s, triad {:.2f} GB/s (sum of its ranks)\n", node, copy,
@@ -89,11 +92,15 @@ std::string format_membw(const MembwResult& result) {
 nlohmann::json membw_result_json(const MembwResult& result) {
   nlohmann::json ranks = nlohmann::json::array();
   for (const MembwRank& r : result.ranks) {
-    ranks.push_back({{"node", r.node}, {"copy_gbs", r.copy_gbs}, {"triad_gbs", r.triad_gbs},
-                     {"device_copy_gbs", r.device_copy_gbs < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.device_copy_gbs)}});
+    ranks.push_back({{"node", r.node},
+                     {"copy_gbs", r.copy_gbs},
+                     {"triad_gbs", r.triad_gbs},
+                     {"device_copy_gbs",
+                      r.device_copy_gbs < 0 ? nlohmann::json(nullptr) : nlohmann::json(r.device_copy_gbs)}});
   }
-  return {{"version", 1}, {"tool", "myriad bench membw"}, {"bytes", result.bytes}, {"ranks", ranks},
-          {"node_copy_gbs", result.node_copy_gbs}, {"node_triad_gbs", result.node_triad_gbs}};
+  return {
+      {"version", 1},   {"tool", "myriad bench membw"},          {"bytes", result.bytes},
+      {"ranks", ranks}, {"node_copy_gbs", result.node_copy_gbs}, {"node_triad_gbs", result.node_triad_gbs}};
 }
 
 }  // namespace myriad::bench

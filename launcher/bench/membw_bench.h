@@ -20,7 +20,7 @@ namespace myriad::bench {
 struct MembwOptions {
   size_t bytes = 64u << 20;  // per array
   int iterations = 10;
-  bool device = true;        // also the GPU's copy bandwidth, where there is one
+  bool device = true;  // also the GPU's copy bandwidth, where there is one
 };
 
 struct MembwRank {

@@ -68,7 +68,8 @@ P2pResult run_p2p(BenchWorld& world, const P2pOptions& options) {
           options.window);
   }
   if (options.backend == "nccl") {
-    raise(ErrorCode::NotSupported, "p2p: --backend nccl is not measured by `myriad bench p2p` yet; use native or mpi");
+    raise(ErrorCode::NotSupported,
+          "p2p: --backend nccl is not measured by `myriad bench p2p` yet; use native or mpi");
   }
   std::shared_ptr<Communicator> comm = world.communicator(options.backend);
   P2pResult result;
@@ -114,13 +115,15 @@ P2pResult run_p2p(BenchWorld& world, const P2pOptions& options) {
   std::vector<double> rates;
   for (const P2pPair& pair : result.pairs) rates.push_back(pair.bandwidth_gbs);
   result.median_gbs = percentile(rates, 0.5);
-  for (P2pPair& pair : result.pairs) pair.slow = pair.bandwidth_gbs < options.slow_fraction * result.median_gbs;
+  for (P2pPair& pair : result.pairs)
+    pair.slow = pair.bandwidth_gbs < options.slow_fraction * result.median_gbs;
   return result;
 }
 
 std::string format_p2p(const P2pResult& result, double slow_fraction) {
   const int n = result.ranks;
-  std::vector<std::vector<const P2pPair*>> at(static_cast<size_t>(n), std::vector<const P2pPair*>(static_cast<size_t>(n)));
+  std::vector<std::vector<const P2pPair*>> at(static_cast<size_t>(n),
+                                              std::vector<const P2pPair*>(static_cast<size_t>(n)));
   for (const P2pPair& pair : result.pairs) {
     at[static_cast<size_t>(pair.a)][static_cast<size_t>(pair.b)] = &pair;
     at[static_cast<size_t>(pair.b)][static_cast<size_t>(pair.a)] = &pair;
@@ -148,8 +151,8 @@ std::string format_p2p(const P2pResult& result, double slow_fraction) {
   for (const P2pPair& pair : result.pairs) {
     if (!pair.slow) continue;
     ++slow;
-    out += fmt::format("# SLOW pair {}-{} ({} <-> {}, {}): {:.2f} GB/s, below {:.0f}% of the median\n", pair.a,
-                       pair.b, result.rank_nodes[static_cast<size_t>(pair.a)],
+    out += fmt::format("# SLOW pair {}-{} ({} <-> {}, {}): {:.2f} GB/s, below {:.0f}% of the median\n",
+                       pair.a, pair.b, result.rank_nodes[static_cast<size_t>(pair.a)],
                        result.rank_nodes[static_cast<size_t>(pair.b)], pair.link, pair.bandwidth_gbs,
                        slow_fraction * 100);
   }
@@ -160,11 +163,16 @@ std::string format_p2p(const P2pResult& result, double slow_fraction) {
 nlohmann::json p2p_result_json(const P2pResult& result) {
   nlohmann::json pairs = nlohmann::json::array();
   for (const P2pPair& p : result.pairs) {
-    pairs.push_back({{"a", p.a}, {"b", p.b}, {"link", p.link}, {"latency_us", p.latency_us},
-                     {"bandwidth_gbs", p.bandwidth_gbs}, {"slow", p.slow}});
+    pairs.push_back({{"a", p.a},
+                     {"b", p.b},
+                     {"link", p.link},
+                     {"latency_us", p.latency_us},
+                     {"bandwidth_gbs", p.bandwidth_gbs},
+                     {"slow", p.slow}});
   }
-  return {{"version", 1}, {"tool", "myriad bench p2p"}, {"backend", result.backend}, {"ranks", result.ranks},
-          {"bytes", result.bytes}, {"median_gbs", result.median_gbs}, {"pairs", pairs}};
+  return {{"version", 1},          {"tool", "myriad bench p2p"}, {"backend", result.backend},
+          {"ranks", result.ranks}, {"bytes", result.bytes},      {"median_gbs", result.median_gbs},
+          {"pairs", pairs}};
 }
 
 }  // namespace myriad::bench

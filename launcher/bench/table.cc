@@ -33,24 +33,35 @@ nlohmann::json placement_json(const CollMeasurement& m, const CollResult& result
   }
   double slowest = 0;
   for (double us : m.rank_mean_us) slowest = std::max(slowest, us);
-  return {{"time_us", m.time_us}, {"algbw_gbs", m.algbw},   {"busbw_gbs", m.busbw},
-          {"p50_us", m.p50_us},   {"p95_us", m.p95_us},     {"p99_us", m.p99_us},
+  return {{"time_us", m.time_us},
+          {"algbw_gbs", m.algbw},
+          {"busbw_gbs", m.busbw},
+          {"p50_us", m.p50_us},
+          {"p95_us", m.p95_us},
+          {"p99_us", m.p99_us},
           {"wrong", m.wrong < 0 ? nlohmann::json(nullptr) : nlohmann::json(m.wrong)},
-          {"slowest_rank_mean_us", slowest}, {"per_rank", ranks}};
+          {"slowest_rank_mean_us", slowest},
+          {"per_rank", ranks}};
 }
 
 }  // namespace
 
 std::string format_table_header(const CollResult& result) {
-  std::string out = fmt::format("# myriad bench coll: backend {}, {} rank(s) on {} node(s)\n#\n", result.backend,
-                                result.ranks, result.nodes);
+  std::string out = fmt::format("# myriad bench coll: backend {}, {} rank(s) on {} node(s)\n#\n",
+                                result.backend, result.ranks, result.nodes);
   for (int r = 0; r < result.ranks && static_cast<size_t>(r) < result.rank_nodes.size(); ++r) {
     out += fmt::format("#  Rank {:2d} on {}\n", r, result.rank_nodes[static_cast<size_t>(r)]);
   }
   out += "#\n";
-  out += "#                                                              out-of-place                       in-place          \n";
-  out += "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong\n";
-  out += "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s)  (GB/s)       \n";
+  out +=
+      "#                                                              out-of-place                       "
+      "in-place          \n";
+  out +=
+      "#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw "
+      "  busbw #wrong\n";
+  out +=
+      "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)            (us)  (GB/s) "
+      " (GB/s)       \n";
   return out;
 }
 
@@ -63,8 +74,8 @@ std::string format_table_row(const CollRow& row) {
 
 std::string format_table_footer(const CollResult& result) {
   std::string verdict = result.wrong_total == 0 ? "OK" : "FAILED";
-  return fmt::format("# Out of bounds values : {} {}\n# Avg bus bandwidth    : {:g} \n#\n", result.wrong_total,
-                     verdict, result.avg_busbw);
+  return fmt::format("# Out of bounds values : {} {}\n# Avg bus bandwidth    : {:g} \n#\n",
+                     result.wrong_total, verdict, result.avg_busbw);
 }
 
 std::string format_table(const CollResult& result) {
@@ -85,8 +96,8 @@ ParsedRow parse_table_row(const std::string& line) {
   std::string wrong_out;
   std::string wrong_in;
   in >> row.bytes >> row.count >> row.type >> row.redop >> row.root >> row.out_of_place.time_us >>
-      row.out_of_place.algbw >> row.out_of_place.busbw >> wrong_out >> row.in_place.time_us >> row.in_place.algbw >>
-      row.in_place.busbw >> wrong_in;
+      row.out_of_place.algbw >> row.out_of_place.busbw >> wrong_out >> row.in_place.time_us >>
+      row.in_place.algbw >> row.in_place.busbw >> wrong_in;
   std::string extra;
   if (in.fail() || (in >> extra)) raise(ErrorCode::InvalidArgument, "not a table row: '{}'", line);
   auto wrong = [&](const std::string& text) -> int64_t {

@@ -24,14 +24,15 @@ void write_text(const std::string& path, const std::string& text) {
 }
 
 CommandResult run_shell(const std::string& script, std::chrono::milliseconds timeout = kMyriadTimeout) {
-  return run_command(CommandOptions{.argv = {"sh", "-c", script}, .env = {}, .unset_env = {}, .timeout = timeout});
+  return run_command(
+      CommandOptions{.argv = {"sh", "-c", script}, .env = {}, .unset_env = {}, .timeout = timeout});
 }
 
 TEST(BenchAccept, ShippedCpuSpecPassesWithTwoRanksAndWritesTheReport) {
   TempDir dir;
   std::string report = dir.path() + "/report.html";
-  CommandResult r = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "accept", "--spec",
-                                cpu_spec(), "--report", report},
+  CommandResult r = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "accept",
+                                "--spec", cpu_spec(), "--report", report},
                                {}, std::chrono::milliseconds(180'000));
   ASSERT_EQ(r.shell_code(), 0) << r.describe();
   EXPECT_NE(r.out.find("# ACCEPTED"), std::string::npos) << r.out;
@@ -44,7 +45,8 @@ TEST(BenchAccept, ShippedCpuSpecPassesWithTwoRanksAndWritesTheReport) {
   std::string html = read_text(report);
   std::regex measured("measured ([0-9.]+ (GB/s|us))");
   int values = 0;
-  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), measured); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(r.out.begin(), r.out.end(), measured); it != std::sregex_iterator();
+       ++it) {
     EXPECT_NE(html.find((*it)[1].str()), std::string::npos) << (*it)[1].str();
     ++values;
   }
@@ -62,16 +64,17 @@ TEST(BenchAccept, ShippedCpuSpecPassesWithTwoRanksAndWritesTheReport) {
       "print(len(t.findall('.//{http://www.w3.org/2000/svg}polyline')))\" " +
       report);
   ASSERT_EQ(xml.shell_code(), 0) << xml.describe();
-  EXPECT_NE(xml.out.find("['busbw', 'busbw', 'busbw', 'busbw', 'busbw', 'heatmap']"), std::string::npos) << xml.out;
+  EXPECT_NE(xml.out.find("['busbw', 'busbw', 'busbw', 'busbw', 'busbw', 'heatmap']"), std::string::npos)
+      << xml.out;
   EXPECT_NE(xml.out.find("\n10\n"), std::string::npos) << xml.out;  // out-of-place and in-place per plot
 
   // Rendered by a real browser: the plots are in the DOM Chromium built.
   if (run_shell("command -v chromium").shell_code() != 0) {
     GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs it); the render check did not run";
   }
-  CommandResult dom = run_shell("chromium --headless --no-sandbox --disable-gpu --dump-dom file://" + report +
-                                    " 2>/dev/null",
-                                std::chrono::milliseconds(120'000));
+  CommandResult dom =
+      run_shell("chromium --headless --no-sandbox --disable-gpu --dump-dom file://" + report + " 2>/dev/null",
+                std::chrono::milliseconds(120'000));
   ASSERT_EQ(dom.shell_code(), 0) << dom.describe();
   EXPECT_NE(dom.out.find("class=\"busbw\""), std::string::npos) << dom.out.substr(0, 2000);
   EXPECT_NE(dom.out.find("class=\"heatmap\""), std::string::npos);
@@ -88,7 +91,8 @@ TEST(BenchAccept, UnmeetableThresholdsFailNamingTheFailingItems) {
              "p2p:\n  bytes: 64K\n  iterations: 2\n  min_bandwidth_gbs: 100000\n"
              "gemm:\n  size: 256\n  min_tflops: {bf16: 1}\n"
              "coll:\n  - op: allreduce\n    bytes: 64K\n    iterations: 2\n    min_busbw_gbs: 100000\n");
-  CommandResult r = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "accept", "--spec", spec});
+  CommandResult r =
+      run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "accept", "--spec", spec});
   EXPECT_NE(r.shell_code(), 0) << r.describe();
   EXPECT_NE(r.out.find("FAIL  ranks"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("failing: pair 0-1"), std::string::npos) << r.out;
@@ -110,15 +114,15 @@ TEST(BenchAccept, BadSpecIsAUsageErrorNamingTheLine) {
 }
 
 TEST(BenchOthers, P2pMembwAndGemmOnTwoRanks) {
-  CommandResult p = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "p2p", "-b", "64K",
-                                "-n", "2", "--window", "4"});
+  CommandResult p = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "p2p", "-b",
+                                "64K", "-n", "2", "--window", "4"});
   ASSERT_EQ(p.shell_code(), 0) << p.describe();
   EXPECT_NE(p.out.find("# bandwidth (GB/s)"), std::string::npos) << p.out;
   EXPECT_NE(p.out.find("# latency (us)"), std::string::npos) << p.out;
   EXPECT_NE(p.out.find("# median pair bandwidth"), std::string::npos) << p.out;
 
-  CommandResult m = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "membw", "-b", "1M",
-                                "-n", "2"});
+  CommandResult m = run_myriad(
+      {"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "membw", "-b", "1M", "-n", "2"});
   ASSERT_EQ(m.shell_code(), 0) << m.describe();
   EXPECT_NE(m.out.find("copy GB/s"), std::string::npos) << m.out;
   EXPECT_NE(m.out.find("(sum of its ranks)"), std::string::npos) << m.out;

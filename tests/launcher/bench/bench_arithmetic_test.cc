@@ -156,7 +156,8 @@ TEST(BenchTable, RowHasNcclTestsColumnsAndParsesBack) {
   std::string line = format_table_row(sample_row());
   // "%12li  %12li  %8s  %6s  %6s" then "  %7s  %6.2f  %6.2f  %5s" twice.
   EXPECT_EQ(line,
-            "    33554432       8388608     float     sum      -1   1234.5   27.18   47.57      0    12.25  2718.00  "
+            "    33554432       8388608     float     sum      -1   1234.5   27.18   47.57      0    12.25  "
+            "2718.00  "
             "4756.50      3\n");
   ParsedRow parsed = parse_table_row(line);
   EXPECT_EQ(parsed.bytes, 33554432u);

@@ -42,8 +42,8 @@ std::map<std::string, std::vector<bench::ParsedRow>> parse_rows(const std::strin
 TEST(BenchColl, TwoRanksEveryOpIsCorrectAndTheTableParsesBack) {
   TempDir dir;
   std::string json_path = dir.path() + "/coll.json";
-  CommandResult r = run_myriad(bench_args({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "coll",
-                                           "--op", "all", "--json", json_path},
+  CommandResult r = run_myriad(bench_args({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench",
+                                           "coll", "--op", "all", "--json", json_path},
                                           kSmallSweep));
   ASSERT_EQ(r.shell_code(), 0) << r.describe();
   auto rows = parse_rows(r.out);
@@ -89,10 +89,10 @@ TEST(BenchColl, TwoRanksEveryOpIsCorrectAndTheTableParsesBack) {
 TEST(BenchColl, CorruptedResultIsCountedInWrongAndFailsTheRun) {
   TempDir dir;
   std::string json_path = dir.path() + "/coll.json";
-  CommandResult r = run_myriad(bench_args({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "coll",
-                                           "--json", json_path},
-                                          kSmallSweep),
-                               {{"MYRIAD_BENCH_FAULT_CORRUPT", "1"}});
+  CommandResult r = run_myriad(
+      bench_args({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "coll", "--json", json_path},
+                 kSmallSweep),
+      {{"MYRIAD_BENCH_FAULT_CORRUPT", "1"}});
   EXPECT_NE(r.shell_code(), 0) << r.describe();
   auto rows = parse_rows(r.out);
   ASSERT_EQ(rows["allreduce"].size(), 2u) << r.out;
@@ -118,8 +118,27 @@ TEST(BenchColl, StandaloneProcessIsAWorldOfOne) {
 }
 
 TEST(BenchColl, BlockingModeAndIncrementSweep) {
-  CommandResult r = run_myriad({"run", "-np", "2", "--no-tag-output", myriad_path(), "bench", "coll", "--op",
-                                "reducescatter", "-b", "96", "-e", "224", "-i", "64", "-n", "2", "-w", "0", "-z", "1"});
+  CommandResult r = run_myriad({"run",
+                                "-np",
+                                "2",
+                                "--no-tag-output",
+                                myriad_path(),
+                                "bench",
+                                "coll",
+                                "--op",
+                                "reducescatter",
+                                "-b",
+                                "96",
+                                "-e",
+                                "224",
+                                "-i",
+                                "64",
+                                "-n",
+                                "2",
+                                "-w",
+                                "0",
+                                "-z",
+                                "1"});
   ASSERT_EQ(r.shell_code(), 0) << r.describe();
   auto rows = parse_rows(r.out);
   ASSERT_EQ(rows["reducescatter"].size(), 3u) << r.out;  // 96, 160, 224
@@ -128,16 +147,16 @@ TEST(BenchColl, BlockingModeAndIncrementSweep) {
 }
 
 TEST(BenchColl, MpiBackendOutsideMpiSaysHowToStartIt) {
-  CommandResult r = run_myriad({"run", "-np", "2", myriad_path(), "bench", "coll", "--backend", "mpi", "-b", "64",
-                                "-e", "64"});
+  CommandResult r = run_myriad(
+      {"run", "-np", "2", myriad_path(), "bench", "coll", "--backend", "mpi", "-b", "64", "-e", "64"});
   EXPECT_NE(r.shell_code(), 0) << r.describe();
   EXPECT_NE(r.err.find("--engine mpi"), std::string::npos) << r.describe();
 }
 
 TEST(BenchColl, MpiBackendUnderTheMpiEngine) {
   if (!have_mpirun()) GTEST_SKIP() << "mpirun is not on PATH";
-  CommandResult r = run_myriad(bench_args({"run", "--engine", "mpi", "-np", "2", "--no-tag-output", myriad_path(),
-                                           "bench", "coll", "--backend", "mpi"},
+  CommandResult r = run_myriad(bench_args({"run", "--engine", "mpi", "-np", "2", "--no-tag-output",
+                                           myriad_path(), "bench", "coll", "--backend", "mpi"},
                                           kSmallSweep));
   ASSERT_EQ(r.shell_code(), 0) << r.describe();
   EXPECT_NE(r.out.find("backend mpi, 2 rank(s)"), std::string::npos) << r.out;

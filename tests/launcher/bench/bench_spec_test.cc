@@ -112,12 +112,15 @@ TEST(BenchSpec, WrongTypesAreNamedWithTheirLine) {
   expect_rejected("ranks: two\n", {"bad.yaml:1:", "'ranks'", "integer", "two"});
   expect_rejected("ranks: 2.5\n", {"bad.yaml:1:", "'ranks'", "integer"});
   expect_rejected("name: [a, b]\n", {"bad.yaml:1:", "'name'", "string"});
-  expect_rejected("membw:\n  copy_gbs_per_node: fast\n", {"bad.yaml:2:", "'copy_gbs_per_node'", "number", "fast"});
-  expect_rejected("membw:\n  bytes: lots\n  copy_gbs_per_node: 1\n", {"bad.yaml:2:", "'bytes'", "size", "lots"});
+  expect_rejected("membw:\n  copy_gbs_per_node: fast\n",
+                  {"bad.yaml:2:", "'copy_gbs_per_node'", "number", "fast"});
+  expect_rejected("membw:\n  bytes: lots\n  copy_gbs_per_node: 1\n",
+                  {"bad.yaml:2:", "'bytes'", "size", "lots"});
   expect_rejected("membw: 5\n", {"bad.yaml:1:", "'membw'", "mapping"});
   expect_rejected("coll:\n  op: allreduce\n", {"bad.yaml:2:", "'coll'", "list"});
   expect_rejected("p2p:\n  max_latency_us: {a: 1}\n", {"bad.yaml:2:", "'max_latency_us'", "number"});
-  expect_rejected("coll:\n  - op: allsum\n    bytes: 1M\n    min_busbw_gbs: 1\n", {"bad.yaml:2:", "'op'", "allsum"});
+  expect_rejected("coll:\n  - op: allsum\n    bytes: 1M\n    min_busbw_gbs: 1\n",
+                  {"bad.yaml:2:", "'op'", "allsum"});
 }
 
 TEST(BenchSpec, MissingThresholdsAndRequiredKeysAreNamed) {
@@ -125,9 +128,12 @@ TEST(BenchSpec, MissingThresholdsAndRequiredKeysAreNamed) {
   expect_rejected("p2p:\n  bytes: 1M\n", {"bad.yaml:2:", "p2p has no threshold", "min_bandwidth_gbs"});
   expect_rejected("gemm:\n  size: 1024\n", {"bad.yaml:2:", "gemm has no threshold", "min_tflops"});
   expect_rejected("gemm:\n  min_tflops: {}\n", {"bad.yaml:2:", "min_tflops is empty"});
-  expect_rejected("coll:\n  - op: allreduce\n    bytes: 1M\n", {"bad.yaml:2:", "coll[0] has no threshold", "min_busbw_gbs"});
-  expect_rejected("coll:\n  - bytes: 1M\n    min_busbw_gbs: 1\n", {"bad.yaml:2:", "missing required key 'op'"});
-  expect_rejected("coll:\n  - op: allreduce\n    min_busbw_gbs: 1\n", {"bad.yaml:2:", "missing required key 'bytes'"});
+  expect_rejected("coll:\n  - op: allreduce\n    bytes: 1M\n",
+                  {"bad.yaml:2:", "coll[0] has no threshold", "min_busbw_gbs"});
+  expect_rejected("coll:\n  - bytes: 1M\n    min_busbw_gbs: 1\n",
+                  {"bad.yaml:2:", "missing required key 'op'"});
+  expect_rejected("coll:\n  - op: allreduce\n    min_busbw_gbs: 1\n",
+                  {"bad.yaml:2:", "missing required key 'bytes'"});
 }
 
 TEST(BenchSpec, SyntaxVersionAndEmptySpecs) {
