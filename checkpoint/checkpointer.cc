@@ -211,20 +211,33 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
   const std::string tmp_name = step_dir_name(step) + std::string(kTmpMarker) + run_id_;
   const std::string tmp_dir = dir + "/" + tmp_name;
   std::exception_ptr own = caller_error;
+  if (!own && rank_ == 0) {
+    try {
+      make_dir(dir);
+      remove_leftovers(dir, tmp_name);
+    } catch (const std::exception&) {
+      own = std::current_exception();
+    }
+  }
+  try {
+    // No rank writes before rank 0 has removed what interrupted saves left:
+    // on a full disk their space is what this save needs.
+    persist_comm_->barrier()->wait();
+  } catch (...) {
+    spare_ = std::move(snapshot.buffer);
+    status->finish(std::current_exception());
+    return;
+  }
   json report;
   if (!own) {
     try {
       make_dir(dir);
-      if (rank_ == 0) remove_leftovers(dir, tmp_name);
       make_dir(tmp_dir);
       snapshot.seal();
       // Each rank fsyncs its own file before it reports: the agreement below
       // then means "every shard is durable", which is what lets rank 0
       // commit.
-      File file = File::create(tmp_dir + "/" + snapshot.file_name);
-      file.write_all(snapshot.buffer.data(), snapshot.buffer.size());
-      file.sync();
-      file.close();
+      write_file_durably(tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(), snapshot.buffer.size());
       report = persist_report(snapshot, snapshot.buffer.size());
     } catch (const std::exception&) {
       own = std::current_exception();

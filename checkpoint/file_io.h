@@ -48,6 +48,12 @@ class File {
 
 // fsync of a directory: makes the names created, renamed or removed in it durable.
 void sync_dir(const std::string& path);
+// Writes `bytes` at `data` to `path` (created or truncated) and fsyncs it.
+// When `data` is page-aligned the page-aligned body is written with O_DIRECT
+// (no copy into the page cache, so no write-back storm at the fsync) and the
+// tail through the page cache; a file system that refuses O_DIRECT (tmpfs)
+// gets an ordinary write.
+void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes);
 // Writes `text` to `path` (created or truncated) and fsyncs it.
 void write_file_durably(const std::string& path, const std::string& text);
 // Writes `text` to `tmp_path`, fsyncs it, renames it over `path` and fsyncs

@@ -1,5 +1,9 @@
 #include "checkpoint/snapshot.h"
 
+#include <xxhash.h>
+
+#include <cstdlib>
+
 #include <algorithm>
 #include <cstring>
 
@@ -7,11 +11,22 @@
 #include "runtime/error.h"
 
 namespace myriad::checkpoint {
+namespace {
+
+// Block of the one-pass checksum: small enough to stay in L2.
+constexpr uint64_t kHashBlockBytes = 256 << 10;
+
+}  // namespace
 
 void SnapshotBuffer::resize(size_t bytes) {
   if (bytes > capacity_) {
-    data_.reset(new unsigned char[bytes]);  // default-initialized: the copy writes every byte
-    capacity_ = bytes;
+    // Page-aligned so that the persist can write it with O_DIRECT; not
+    // zeroed: the copy writes every byte.
+    const size_t capacity = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+    void* p = std::aligned_alloc(kBufferAlignment, capacity);
+    if (p == nullptr) raise(ErrorCode::Io, "cannot allocate a {}-byte snapshot buffer", capacity);
+    data_.reset(static_cast<unsigned char*>(p));
+    capacity_ = capacity;
   }
   size_ = bytes;
 }
@@ -72,10 +87,34 @@ void Snapshot::seal() {
   header.world_size = static_cast<uint32_t>(world_size);
   header.data_bytes = buffer.size() - kHeaderBytes;
   encode_header(header, buffer.data());
+  // One pass over the bytes for both checksums: each block feeds its
+  // chunk's hash and the file's while it is still in the cache.
+  std::vector<ChunkRecord*> chunks;
   for (TensorRecord& t : tensors) {
-    for (ChunkRecord& c : t.chunks) c.xxh3 = checksum(buffer.data() + c.offset, c.bytes);
+    for (ChunkRecord& c : t.chunks) chunks.push_back(&c);
   }
-  file_xxh3 = checksum(buffer.data(), buffer.size());
+  std::sort(chunks.begin(), chunks.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  XXH3_state_t* file_state = XXH3_createState();
+  XXH3_state_t* chunk_state = XXH3_createState();
+  MYRIAD_CHECK(file_state != nullptr && chunk_state != nullptr);
+  XXH3_64bits_reset(file_state);
+  const unsigned char* data = buffer.data();
+  uint64_t at = 0;
+  for (ChunkRecord* c : chunks) {
+    XXH3_64bits_update(file_state, data + at, c->offset - at);  // header or padding
+    XXH3_64bits_reset(chunk_state);
+    for (uint64_t done = 0; done < c->bytes; done += kHashBlockBytes) {
+      const uint64_t n = std::min<uint64_t>(kHashBlockBytes, c->bytes - done);
+      XXH3_64bits_update(chunk_state, data + c->offset + done, n);
+      XXH3_64bits_update(file_state, data + c->offset + done, n);
+    }
+    c->xxh3 = XXH3_64bits_digest(chunk_state);
+    at = c->offset + c->bytes;
+  }
+  XXH3_64bits_update(file_state, data + at, buffer.size() - at);
+  file_xxh3 = XXH3_64bits_digest(file_state);
+  XXH3_freeState(chunk_state);
+  XXH3_freeState(file_state);
 }
 
 }  // namespace myriad::checkpoint

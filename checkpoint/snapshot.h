@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ inline constexpr uint64_t kDefaultChunkBytes = 16ull << 20;
 // pages costs more than the copy itself, and it would land on the caller.
 class SnapshotBuffer {
  public:
+  static constexpr size_t kBufferAlignment = 4096;  // O_DIRECT's requirement on Linux block devices
+
   unsigned char* data() { return data_.get(); }
   const unsigned char* data() const { return data_.get(); }
   size_t size() const { return size_; }
@@ -35,7 +38,10 @@ class SnapshotBuffer {
   void resize(size_t bytes);
 
  private:
-  std::unique_ptr<unsigned char[]> data_;
+  struct Free {
+    void operator()(unsigned char* p) const { std::free(p); }
+  };
+  std::unique_ptr<unsigned char, Free> data_;
   size_t size_ = 0;
   size_t capacity_ = 0;
 };
