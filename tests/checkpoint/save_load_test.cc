@@ -122,6 +122,45 @@ TEST(SaveLoadTest, SavesIssuedWhileThePreviousPersistRunsNeverInterleave) {
   EXPECT_EQ(checkpoint::read_latest_pointer(dir.path()), 6u);
 }
 
+TEST(SaveLoadTest, SkipIfBusyIsTheSameChoiceOnEveryRank) {
+  TempDir dir;
+  // Large enough that a persist is often still running when the next save
+  // comes; whether it is depends on the machine, what must hold does not:
+  // every rank skips the same saves, and exactly the others are committed.
+  const std::vector<TensorSpec> specs{{"big", DType::F32, {2048, 1024}, Placement::Sharded}};
+  constexpr uint64_t kSaves = 8;
+  WorldResult saved = run_world(Layout::one_node(2), [&](Rank& r) {
+    Checkpointer ck(r.comm, {.skip_if_busy = true});
+    std::vector<std::unique_ptr<OwnedState>> states;
+    std::vector<checkpoint::SaveHandle> handles;
+    for (uint64_t step = 1; step <= kSaves; ++step) {
+      states.push_back(std::make_unique<OwnedState>(specs, r.rank, r.size, step, true));
+      handles.push_back(ck.save(states.back()->state(), dir.path(), step));
+    }
+    ck.wait_all();
+    std::string skipped;
+    for (auto& h : handles) skipped += h.skipped() ? "1" : "0";
+    r.report("skipped " + skipped);
+    return kRankOk;
+  });
+  ASSERT_TRUE(saved.all_succeeded()) << saved.describe();
+  ASSERT_EQ(saved.reports.size(), 2u);
+  const auto flags_of = [&](const std::string& report) {
+    const size_t at = report.find("skipped ");
+    return at == std::string::npos ? std::string() : report.substr(at + 8, kSaves);
+  };
+  const std::string flags = flags_of(saved.reports[0]);
+  ASSERT_EQ(flags.size(), kSaves) << saved.describe();
+  EXPECT_EQ(flags, flags_of(saved.reports[1])) << saved.describe();
+  std::vector<uint64_t> expected;
+  for (uint64_t step = 1; step <= kSaves; ++step) {
+    if (flags[step - 1] == '0') expected.push_back(step);
+  }
+  EXPECT_EQ(flags[0], '0') << "the first save has nothing to wait for";
+  EXPECT_EQ(checkpoint::list_steps(dir.path()), expected) << flags;
+  EXPECT_EQ(load_and_compare(dir.path(), specs, std::nullopt, expected.back()), "");
+}
+
 TEST(SaveLoadTest, SaveDuringCollectivesOnTheSameCommunicator) {
   TempDir dir;
   const auto specs = mixed_specs();
