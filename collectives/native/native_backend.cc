@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -69,13 +70,17 @@ std::string host_identity() {
   return fmt::format("{}/{}", name, boot);
 }
 
-// Cores this process may run on (its affinity mask, which containers and
-// launchers narrow), at least 1.
-int usable_cores() {
+// The cores this process may run on (its affinity mask, which containers
+// and launchers narrow).
+std::vector<int> usable_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
+  std::vector<int> cores;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cores.push_back(cpu);
+  }
+  return cores;
 }
 
 uint64_t hash_counts(const std::vector<uint64_t>& counts) {
@@ -92,7 +97,8 @@ uint64_t hash_counts(const std::vector<uint64_t>& counts) {
 
 struct Endpoint {
   int pid = 0;
-  std::string host;  // host_identity(): equal for ranks on one machine
+  std::string host;        // host_identity(): equal for ranks on one machine
+  std::vector<int> cores;  // usable_cores()
   std::string shm;
   std::string tcp;
 };
@@ -245,7 +251,7 @@ void NativeBackend::connect() {
 
   // Endpoints travel through the store: pids first (shared memory watches
   // its peers' processes), then each transport's address.
-  nlohmann::json mine = {{"pid", getpid()}, {"host", host_identity()}};
+  nlohmann::json mine = {{"pid", getpid()}, {"host", host_identity()}, {"cores", usable_cores()}};
   std::vector<Endpoint> endpoints(size);
   auto publish_and_collect = [&](const std::string& phase) {
     context_.store->set(fmt::format("{}/{}", phase, rank), mine.dump());
@@ -253,6 +259,7 @@ void NativeBackend::connect() {
       nlohmann::json e = nlohmann::json::parse(context_.store->get(fmt::format("{}/{}", phase, r)));
       endpoints[r].pid = e.value("pid", 0);
       endpoints[r].host = e.value("host", "");
+      endpoints[r].cores = e.value("cores", std::vector<int>{});
       endpoints[r].shm = e.value("shm", "");
       endpoints[r].tcp = e.value("tcp", "");
     }
@@ -261,9 +268,16 @@ void NativeBackend::connect() {
   for (int r = 0; r < size; ++r) options.pids.push_back(endpoints[r].pid);
   // Ranks of this communicator on this machine (emulated nodes included)
   // beyond its cores: a polling rank would hold the core its peer needs.
-  const int on_this_host = static_cast<int>(std::count_if(
-      endpoints.begin(), endpoints.end(), [&](const Endpoint& e) { return e.host == endpoints[rank].host; }));
-  const int cores = usable_cores();
+  // The cores are those any of them may use: ranks bound one per core
+  // (as mpirun binds them) are not oversubscribed.
+  int on_this_host = 0;
+  std::set<int> host_cores;
+  for (const Endpoint& e : endpoints) {
+    if (e.host != endpoints[rank].host) continue;
+    ++on_this_host;
+    host_cores.insert(e.cores.begin(), e.cores.end());
+  }
+  const int cores = std::max<int>(1, static_cast<int>(host_cores.size()));
   if (on_this_host > cores) {
     spin_ = kOversubscribedSpin;
     yield_ = true;
