@@ -113,6 +113,7 @@ def main(argv=None) -> None:
     if rank == 0:
         print(f"checksum {checksum:.12g}", flush=True)
         print(f"time {elapsed:.3f} s ({elapsed / max(args.steps, 1) * 1000:.1f} ms/step)", flush=True)
+    dist.barrier()  # every rank done with the group before any tears it down
     dist.destroy_process_group()
 
 

@@ -7,9 +7,10 @@ backend and the printed losses and final parameter checksum are compared:
   IEEE addition a + b, which is commutative, so every algorithm yields the
   same bits; DDP divides by the world size before the all-reduce the same
   way on both backends.
-- 4 ranks: relative 1e-6. Three additions in a different association
-  differ by a few float32 ulps (~1e-7 relative) per element and step; over
-  20 SGD steps of this model the losses were seen to differ by <= 2e-7.
+- (4 ranks are not compared here, to keep the suite short: three additions
+  in a different association differ by a few float32 ulps, and 20 steps
+  were seen to differ by <= 2e-7 relative in the losses. The collectives
+  at 4 ranks are compared with gloo in test_collectives.py.)
 - The bf16 hook (2 ranks) against torch's bf16_compress_hook on gloo:
   exactly equal. Both round each f32 gradient to bf16 identically (round
   to nearest even); Myriad averages in f32 and rounds once, torch halves in
@@ -46,13 +47,6 @@ def test_two_ranks_match_gloo_exactly(gloo2):
 
 def test_gradient_as_bucket_view_and_static_graph_match_gloo(gloo2):
     assert train(2, "--gradient-as-bucket-view", "--static-graph", "--bucket-mb", "0.5") == gloo2
-
-
-def test_four_ranks_match_gloo_within_float32_reordering():
-    losses, checksum = train(4, "--backend", "myriad")
-    ref_losses, ref_checksum = train(4, "--backend", "gloo")
-    assert losses == pytest.approx(ref_losses, rel=1e-6)
-    assert checksum == pytest.approx(ref_checksum, rel=1e-6)
 
 
 def test_bf16_hook_matches_torchs_bf16_hook_on_gloo():
