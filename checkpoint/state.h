@@ -40,7 +40,8 @@ struct TensorEntry {
 
 struct State {
   std::vector<TensorEntry> tensors;
-  // Plain values: numbers, strings, booleans, null, arrays, objects.
+  // Plain values: numbers, strings, booleans, null, arrays, objects. A save
+  // keeps rank 0's (they are the same on every rank in a data-parallel run).
   nlohmann::json values = nlohmann::json::object();
 
   // Adds a replicated tensor (the whole tensor on every rank).
