@@ -7,8 +7,12 @@ bool Work::test() const {
   return done_;
 }
 
+bool Work::run_here() {
+  return runner_ && !test() && runner_();
+}
+
 void Work::wait() {
-  if (runner_ && !test()) runner_();
+  run_here();
   std::unique_lock lock(mutex_);
   done_cv_.wait(lock, [&] { return done_; });
   if (error_) std::rethrow_exception(error_);

@@ -38,8 +38,14 @@ class Work {
 
   // True once the operation has finished, successfully or not.
   bool test() const;
-  // Waits for completion and rethrows the operation's error.
+  // Waits for completion and rethrows the operation's error. An operation
+  // that has not started yet may run on the calling thread (see run_here()).
   void wait();
+  // Runs the operation on the calling thread if its backend allows that
+  // (native: it is the next of its communicator's operations and none is
+  // running); returns whether it did. For callers that wait through their
+  // own means (a framework's Work object) and want wait()'s shortcut.
+  bool run_here();
   // Waits at most `timeout`; throws Error(Timeout) naming the operation if it
   // is still running then (the operation itself goes on).
   void wait(std::chrono::milliseconds timeout);

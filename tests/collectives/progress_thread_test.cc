@@ -120,5 +120,19 @@ TEST(Work, WaitCallsTheRunnerBeforeBlocking) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST(Work, RunHereRunsOnlyWhatIsPending) {
+  auto work = std::make_shared<Work>(OpDescriptor{});
+  EXPECT_FALSE(work->run_here()) << "no runner set";
+  int calls = 0;
+  work->set_runner([&] {
+    ++calls;
+    work->complete();
+    return true;
+  });
+  EXPECT_TRUE(work->run_here());
+  EXPECT_FALSE(work->run_here()) << "already complete";
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace myriad
