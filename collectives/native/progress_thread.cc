@@ -60,12 +60,23 @@ bool ProgressThread::run_if_next(uint64_t ticket) {
 }
 
 void ProgressThread::loop() {
+  auto ready = [&] { return !running_ && (stopping_ || !queue_.empty()); };
   while (true) {
     Task task;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return !running_ && (stopping_ || !queue_.empty()); });
+      const bool idle = !ready();
+      cv_.wait(lock, ready);
       if (queue_.empty()) return;
+      if (idle && !stopping_) {
+        // Woken from idle by a submission: leave the task to its submitter
+        // for a moment, in case it is about to wait on it (run_if_next).
+        const uint64_t ticket = queue_.front().ticket;
+        cv_.wait_for(lock, kSubmitterGrace, [&] {
+          return stopping_ || running_ || queue_.empty() || queue_.front().ticket != ticket;
+        });
+        if (!ready()) continue;
+      }
       task = std::move(queue_.front());
       queue_.pop_front();
       running_ = true;

@@ -47,6 +47,7 @@ c10::intrusive_ptr<TorchWork> TorchWork::track(c10::intrusive_ptr<TorchWork> wor
     return work;
   }
   work->pending_ = static_cast<int>(operations.size());
+  work->operations_ = operations;
   for (const WorkPtr& operation : operations) {
     // The callback's reference keeps the TorchWork (and its tensors) alive
     // until every operation has finished.
@@ -105,6 +106,11 @@ std::exception_ptr TorchWork::exception() const {
 std::vector<at::Tensor> TorchWork::result() { return outputs_; }
 
 bool TorchWork::wait(std::chrono::milliseconds timeout) {
+  // Unbounded waits only: an operation run here is bounded by its own
+  // timeout, which may be longer than the caller's.
+  if (timeout.count() <= 0) {
+    for (const WorkPtr& operation : operations_) operation->run_here();
+  }
   std::unique_lock lock(mutex_);
   if (timeout.count() <= 0) {
     cv_.wait(lock, [&] { return completed_; });

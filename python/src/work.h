@@ -59,6 +59,10 @@ class TorchWork : public c10d::Work {
   std::function<void()> finish_;
   c10::intrusive_ptr<c10::ivalue::Future> future_;
   std::atomic<int> pending_{0};
+  // The engine's operations, for wait() to run one that has not started
+  // yet on the waiting thread (Work::run_here) instead of waking the
+  // communicator's progress thread and being woken by it.
+  std::vector<WorkPtr> operations_;
   std::mutex error_mutex_;
   std::exception_ptr first_error_;
 };
