@@ -7,6 +7,7 @@
 
 #include <sched.h>
 
+#include "collectives/native/progress_thread.h"
 #include "runtime/error.h"
 
 namespace myriad {
@@ -187,7 +188,9 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
     auto now = Clock::now();
     if (!spinning) {
       spinning = true;
-      spin_end = now + spin_;
+      // Poll only for a caller that waits on this operation; on the
+      // progress thread the caller is computing on the cores polling takes.
+      spin_end = ProgressThread::on_progress_thread() ? now : now + spin_;
     }
     if (now < spin_end) {
       if (yield_) sched_yield();

@@ -3,6 +3,13 @@
 #include <pthread.h>
 
 namespace myriad {
+namespace {
+thread_local bool t_progress_thread = false;
+}  // namespace
+
+bool ProgressThread::on_progress_thread() {
+  return t_progress_thread;
+}
 
 ProgressThread::ProgressThread(std::string name) {
   thread_ = std::thread([this] { loop(); });
@@ -60,6 +67,7 @@ bool ProgressThread::run_if_next(uint64_t ticket) {
 }
 
 void ProgressThread::loop() {
+  t_progress_thread = true;
   auto ready = [&] { return !running_ && (stopping_ || !queue_.empty()); };
   while (true) {
     Task task;

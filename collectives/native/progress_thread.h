@@ -39,6 +39,11 @@ class ProgressThread {
   ProgressThread(const ProgressThread&) = delete;
   ProgressThread& operator=(const ProgressThread&) = delete;
 
+  // True on a progress thread (of any communicator) while it runs a task:
+  // nobody waits there, so polling would only take the core from the
+  // caller's own work (the computation that communication overlaps).
+  static bool on_progress_thread();
+
   // Queues `task`; returns its ticket (increasing from 1).
   uint64_t submit(std::function<void()> task);
 
