@@ -83,7 +83,7 @@ void ProgressThread::loop() {
         cv_.wait_for(lock, kSubmitterGrace, [&] {
           return stopping_ || running_ || queue_.empty() || queue_.front().ticket != ticket;
         });
-        if (!ready()) continue;
+        if (!ready() || queue_.empty()) continue;  // a waiter took it; or stopping
       }
       task = std::move(queue_.front());
       queue_.pop_front();
