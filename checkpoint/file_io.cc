@@ -115,10 +115,14 @@ void write_file_durably(const std::string& path, const unsigned char* data, size
         ssize_t w = ::pwrite(fd, data + at, n, static_cast<off_t>(at));
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) raise_errno(errno, fmt::format("write {} at offset {}", path, at));
-        if (static_cast<size_t>(w) != n) {
-          raise(ErrorCode::Io, "write {} at offset {}: {} of {} bytes written", path, at, w, n);
+        if (static_cast<size_t>(w) != n && (w == 0 || w % kPage != 0)) {
+          // A regular file takes fewer bytes than asked only when its file
+          // system (or a size limit) has no room for more.
+          raise(ErrorCode::Io, "write {} at offset {}: {} of {} bytes written: No space left on device",
+                path, at, w, n);
         }
-        at += n;
+        // A short aligned write goes on: the next one names the cause (ENOSPC).
+        at += static_cast<size_t>(w);
       }
       direct.close();
       File tail(::open(path.c_str(), O_WRONLY | O_CLOEXEC), path);
