@@ -37,15 +37,7 @@ void rename_path(const std::string& from, const std::string& to) {
 
 json persist_report(const Snapshot& snapshot, uint64_t file_bytes) {
   json tensors = json::array();
-  for (const TensorRecord& t : snapshot.tensors) {
-    json chunks = json::array();
-    for (const ChunkRecord& c : t.chunks) chunks.push_back(chunk_to_json(c));
-    tensors.push_back({{"name", t.name},
-                       {"dtype", std::string(dtype_name(t.dtype))},
-                       {"shape", t.shape},
-                       {"placement", std::string(placement_name(t.placement))},
-                       {"chunks", std::move(chunks)}});
-  }
+  for (const TensorRecord& t : snapshot.tensors) tensors.push_back(tensor_to_json(t));
   return {{"ok", true},
           {"file", snapshot.file_name},
           {"bytes", file_bytes},
@@ -74,12 +66,7 @@ Manifest merge_reports(const std::vector<json>& reports, const Snapshot& rank0, 
     m.files.push_back({r.at("file").get<std::string>(), static_cast<int>(rank), r.at("bytes").get<uint64_t>(),
                        *parse_checksum_hex(r.at("xxh3").get<std::string>())});
     for (const json& t : r.at("tensors")) {
-      TensorRecord record;
-      record.name = t.at("name").get<std::string>();
-      record.dtype = parse_dtype(t.at("dtype").get<std::string>());
-      record.shape = t.at("shape").get<std::vector<int64_t>>();
-      record.placement = parse_placement(t.at("placement").get<std::string>());
-      for (const json& c : t.at("chunks")) record.chunks.push_back(chunk_from_json(c));
+      TensorRecord record = tensor_from_json(t);
       auto [it, fresh] = index.try_emplace(record.name, m.tensors.size());
       if (fresh) {
         if (record.placement == Placement::Replicated && rank != 0) {

@@ -47,6 +47,8 @@ uint64_t Manifest::total_bytes() const {
   return total;
 }
 
+namespace {
+
 json chunk_to_json(const ChunkRecord& c) {
   return json{{"file", c.file}, {"offset", c.offset}, {"bytes", c.bytes},
               {"row", c.row},   {"rows", c.rows},     {"xxh3", checksum_hex(c.xxh3)}};
@@ -63,21 +65,35 @@ ChunkRecord chunk_from_json(const json& j) {
   return c;
 }
 
+}  // namespace
+
+json tensor_to_json(const TensorRecord& t) {
+  json chunks = json::array();
+  for (const ChunkRecord& c : t.chunks) chunks.push_back(chunk_to_json(c));
+  return {{"name", t.name},
+          {"dtype", std::string(dtype_name(t.dtype))},
+          {"shape", t.shape},
+          {"placement", std::string(placement_name(t.placement))},
+          {"chunks", std::move(chunks)}};
+}
+
+TensorRecord tensor_from_json(const json& t) {
+  TensorRecord r;
+  r.name = t.at("name").get<std::string>();
+  r.dtype = parse_dtype(t.at("dtype").get<std::string>());
+  r.shape = t.at("shape").get<std::vector<int64_t>>();
+  r.placement = parse_placement(t.at("placement").get<std::string>());
+  for (const json& c : t.at("chunks")) r.chunks.push_back(chunk_from_json(c));
+  return r;
+}
+
 std::string manifest_to_text(const Manifest& m) {
   json files = json::array();
   for (const FileRecord& f : m.files) {
     files.push_back({{"name", f.name}, {"rank", f.rank}, {"bytes", f.bytes}, {"xxh3", checksum_hex(f.xxh3)}});
   }
   json tensors = json::array();
-  for (const TensorRecord& t : m.tensors) {
-    json chunks = json::array();
-    for (const ChunkRecord& c : t.chunks) chunks.push_back(chunk_to_json(c));
-    tensors.push_back({{"name", t.name},
-                       {"dtype", std::string(dtype_name(t.dtype))},
-                       {"shape", t.shape},
-                       {"placement", std::string(placement_name(t.placement))},
-                       {"chunks", std::move(chunks)}});
-  }
+  for (const TensorRecord& t : m.tensors) tensors.push_back(tensor_to_json(t));
   json body = {{"format_version", m.format_version},
                {"step", m.step},
                {"world_size", m.world_size},
@@ -135,15 +151,7 @@ Manifest parse_manifest(const std::string& text, const std::string& path) {
       m.files.push_back({f.at("name").get<std::string>(), f.at("rank").get<int>(),
                          f.at("bytes").get<uint64_t>(), hex_field(f, "xxh3")});
     }
-    for (const json& t : j.at("tensors")) {
-      TensorRecord r;
-      r.name = t.at("name").get<std::string>();
-      r.dtype = parse_dtype(t.at("dtype").get<std::string>());
-      r.shape = t.at("shape").get<std::vector<int64_t>>();
-      r.placement = parse_placement(t.at("placement").get<std::string>());
-      for (const json& c : t.at("chunks")) r.chunks.push_back(chunk_from_json(c));
-      m.tensors.push_back(std::move(r));
-    }
+    for (const json& t : j.at("tensors")) m.tensors.push_back(tensor_from_json(t));
   } catch (const Error& e) {
     if (e.code() == ErrorCode::NotSupported) throw;
     raise(ErrorCode::Corruption, "{}: invalid manifest: {}", path, e.message());

@@ -60,8 +60,9 @@ struct Manifest {
   uint64_t total_bytes() const;
 };
 
-nlohmann::json chunk_to_json(const ChunkRecord& chunk);
-ChunkRecord chunk_from_json(const nlohmann::json& json);
+// One tensor's entry, as the manifest and the ranks' persist reports hold it.
+nlohmann::json tensor_to_json(const TensorRecord& tensor);
+TensorRecord tensor_from_json(const nlohmann::json& json);
 // The manifest's file content, checksum included.
 std::string manifest_to_text(const Manifest& manifest);
 // Parses and checks a manifest read from `path` (named in errors).
