@@ -118,8 +118,8 @@ void write_file_durably(const std::string& path, const unsigned char* data, size
         if (static_cast<size_t>(w) != n && (w == 0 || w % kPage != 0)) {
           // A regular file takes fewer bytes than asked only when its file
           // system (or a size limit) has no room for more.
-          raise(ErrorCode::Io, "write {} at offset {}: {} of {} bytes written: No space left on device",
-                path, at, w, n);
+          raise(ErrorCode::Io, "write {} at offset {}: {} of {} bytes written: No space left on device", path,
+                at, w, n);
         }
         // A short aligned write goes on: the next one names the cause (ENOSPC).
         at += static_cast<size_t>(w);

@@ -31,8 +31,8 @@ void validate_id(const std::string& id) {
     ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
   }
   if (!ok) {
-    raise(ErrorCode::InvalidArgument,
-          "communicator id '{}': use at most {} letters, digits, '.', '_' or '-'", id, kMaxIdBytes);
+    raise(ErrorCode::InvalidArgument, "communicator id '{}': use at most {} letters, digits, '.', '_' or '-'",
+          id, kMaxIdBytes);
   }
 }
 

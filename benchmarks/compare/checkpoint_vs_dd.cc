@@ -28,7 +28,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 namespace ck = myriad::checkpoint;
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -48,7 +50,8 @@ int main(int argc, char** argv) {
   std::string dir;
   int mib = 256;
   int pairs = 5;
-  app.add_option("--dir", dir, "Directory on the disk to measure (created; its contents are removed)")->required();
+  app.add_option("--dir", dir, "Directory on the disk to measure (created; its contents are removed)")
+      ->required();
   app.add_option("--mib", mib, "MiB of state per rank");
   app.add_option("--pairs", pairs, "Interleaved measurements");
   CLI11_PARSE(app, argc, argv);
@@ -88,8 +91,8 @@ int main(int argc, char** argv) {
 
     comm->barrier()->wait();
     const std::string out = fmt::format("{}/dd-{}.bin", dir, rank);
-    const std::string cmd = fmt::format("dd if=/dev/zero of={} bs=4M count={} oflag=direct conv=fsync status=none",
-                                        out, bytes / (4 << 20));
+    const std::string cmd = fmt::format(
+        "dd if=/dev/zero of={} bs=4M count={} oflag=direct conv=fsync status=none", out, bytes / (4 << 20));
     start = Clock::now();
     if (std::system(cmd.c_str()) != 0) {
       std::cerr << "dd failed: " << cmd << "\n";
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
     memcpy_s.push_back(m);
     if (rank == 0) {
       std::cout << fmt::format(
-          "pair {}: save blocked {:.1f} ms, committed in {:.3f} s ({:.0f} MB/s); dd {:.3f} s ({:.0f} MB/s); memcpy "
+          "pair {}: save blocked {:.1f} ms, committed in {:.3f} s ({:.0f} MB/s); dd {:.3f} s ({:.0f} MB/s); "
+          "memcpy "
           "{:.1f} ms\n",
           p, b * 1e3, a, job_bytes / a / 1e6, d, job_bytes / d / 1e6, m * 1e3);
     }
@@ -116,7 +120,8 @@ int main(int argc, char** argv) {
   if (rank == 0) {
     const double mb = median(blocked), mp = median(persist), md = median(dd), mm = median(memcpy_s);
     std::cout << fmt::format(
-        "ranks {} x {} MiB: median save blocked {:.1f} ms (memcpy of the same bytes {:.1f} ms, ratio {:.2f}); "
+        "ranks {} x {} MiB: median save blocked {:.1f} ms (memcpy of the same bytes {:.1f} ms, ratio "
+        "{:.2f}); "
         "persist {:.0f} MB/s vs dd oflag=direct {:.0f} MB/s: {:.0f}% of the disk's bandwidth\n",
         size, mib, mb * 1e3, mm * 1e3, mb / mm, job_bytes / mp / 1e6, job_bytes / md / 1e6, 100 * md / mp);
     ck::remove_tree(ckpt_dir);

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <set>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -411,7 +411,8 @@ void NativeBackend::handshake(const OpDescriptor& descriptor, const ExecutorOp& 
 }
 
 const Schedule& NativeBackend::schedule_for(const Collective& c, const ExecutorOp& op) {
-  ShapeKey shape{c.descriptor.kind, c.args.count, c.args.root, c.args.element_bytes, hash_counts(c.args.counts)};
+  ShapeKey shape{c.descriptor.kind, c.args.count, c.args.root, c.args.element_bytes,
+                 hash_counts(c.args.counts)};
   const Algorithm* algorithm = nullptr;
   const std::string* reason = nullptr;
   if (!c.algorithm.empty()) {
@@ -422,7 +423,8 @@ const Schedule& NativeBackend::schedule_for(const Collective& c, const ExecutorO
         if (a->supports(c.args)) names.emplace_back(a->name());
       }
       raise(ErrorCode::InvalidArgument, "rank {}: {}: algorithm '{}' {}; accepted here: {}", context_.rank,
-            op.what(), c.algorithm, algorithm == nullptr ? "does not exist" : "does not support these arguments",
+            op.what(), c.algorithm,
+            algorithm == nullptr ? "does not exist" : "does not support these arguments",
             fmt::join(names, ", "));
     }
     static const std::string kRequested = "requested by the caller";

@@ -33,10 +33,11 @@ ReduceOp reduce_op(const c10d::ReduceOp& op, std::string_view operation) {
     case c10d::ReduceOp::PREMUL_SUM: break;
     case c10d::ReduceOp::UNUSED: break;
   }
-  const char* name = op.op_ == c10d::ReduceOp::BAND  ? "BAND"
-                     : op.op_ == c10d::ReduceOp::BOR  ? "BOR"
-                     : op.op_ == c10d::ReduceOp::BXOR ? "BXOR"
-                     : op.op_ == c10d::ReduceOp::PREMUL_SUM ? "PREMUL_SUM" : "UNUSED";
+  const char* name = op.op_ == c10d::ReduceOp::BAND         ? "BAND"
+                     : op.op_ == c10d::ReduceOp::BOR        ? "BOR"
+                     : op.op_ == c10d::ReduceOp::BXOR       ? "BXOR"
+                     : op.op_ == c10d::ReduceOp::PREMUL_SUM ? "PREMUL_SUM"
+                                                            : "UNUSED";
   TORCH_CHECK(false, "myriad: ", operation, " does not support reduce op ", name,
               "; supported: SUM, PRODUCT, MIN, MAX, AVG");
 }

@@ -20,8 +20,8 @@ namespace py = pybind11;
 namespace myriad::torch_backend {
 namespace {
 
-c10::intrusive_ptr<c10d::Backend> create_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
-                                                 std::chrono::milliseconds timeout) {
+c10::intrusive_ptr<c10d::Backend> create_backend(const c10::intrusive_ptr<c10d::Store>& store, int rank,
+                                                 int size, std::chrono::milliseconds timeout) {
   return c10::make_intrusive<ProcessGroupMyriad>(store, rank, size, timeout);
 }
 
@@ -61,7 +61,8 @@ PYBIND11_MODULE(_C, m) {
         "Creates the myriad backend of one process group (the creator given to register_backend).");
   py::class_<JobStore, c10d::Store, c10::intrusive_ptr<JobStore>>(
       m, "JobStore", "A torch.distributed store over the job's Myriad store (MYRIAD_STORE, MYRIAD_TOKEN).")
-      .def(py::init<std::chrono::milliseconds>(), py::arg("timeout"), py::call_guard<py::gil_scoped_release>());
+      .def(py::init<std::chrono::milliseconds>(), py::arg("timeout"),
+           py::call_guard<py::gil_scoped_release>());
   m.def("bootstrap", &bootstrap, "This process's place in the job, as Myriad's bootstrap reads it.");
   m.def(
       "cast_f32_to_bf16",

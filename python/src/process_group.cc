@@ -103,7 +103,8 @@ class Staging {
       };
     }
     return TorchWork::track(
-        c10::make_intrusive<TorchWork>(rank, type, std::move(outputs), std::move(kept_), std::move(finish)), ops);
+        c10::make_intrusive<TorchWork>(rank, type, std::move(outputs), std::move(kept_), std::move(finish)),
+        ops);
   }
 
  private:
@@ -115,23 +116,26 @@ class Staging {
 at::Device common_device(const std::vector<at::Tensor>& tensors, std::string_view operation) {
   TORCH_CHECK(!tensors.empty(), "myriad: ", operation, " got no tensors");
   for (const at::Tensor& t : tensors) {
-    TORCH_CHECK(t.device() == tensors[0].device(), "myriad: ", operation, " got tensors on ", tensors[0].device(),
-                " and ", t.device(), "; one call takes tensors on one device");
-    TORCH_CHECK(t.layout() == at::kStrided, "myriad: ", operation, " takes dense tensors, got layout ", t.layout());
+    TORCH_CHECK(t.device() == tensors[0].device(), "myriad: ", operation, " got tensors on ",
+                tensors[0].device(), " and ", t.device(), "; one call takes tensors on one device");
+    TORCH_CHECK(t.layout() == at::kStrided, "myriad: ", operation, " takes dense tensors, got layout ",
+                t.layout());
   }
   return tensors[0].device();
 }
 
 void same_type(const at::Tensor& a, const at::Tensor& b, std::string_view operation) {
-  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "myriad: ", operation, " got dtypes ", a.scalar_type(), " and ",
-              b.scalar_type(), "; they must match");
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "myriad: ", operation, " got dtypes ", a.scalar_type(),
+              " and ", b.scalar_type(), "; they must match");
 }
 
 void one_list(size_t lists, std::string_view operation) {
   TORCH_CHECK(lists == 1, "myriad: ", operation, " takes one tensor (list) per process, got ", lists);
 }
 
-TensorView empty_view() { return TensorView{nullptr, 0, DType::U8}; }
+TensorView empty_view() {
+  return TensorView{nullptr, 0, DType::U8};
+}
 
 }  // namespace
 
@@ -212,7 +216,8 @@ std::shared_ptr<Communicator> ProcessGroupMyriad::communicator(const at::Device&
 #endif
 }
 
-WorkHandle ProcessGroupMyriad::broadcast(std::vector<at::Tensor>& tensors, const c10d::BroadcastOptions& opts) {
+WorkHandle ProcessGroupMyriad::broadcast(std::vector<at::Tensor>& tensors,
+                                         const c10d::BroadcastOptions& opts) {
   return guarded([&] {
     std::shared_ptr<Communicator> comm = communicator(common_device(tensors, "broadcast"));
     Staging staging;
@@ -226,7 +231,8 @@ WorkHandle ProcessGroupMyriad::broadcast(std::vector<at::Tensor>& tensors, const
   });
 }
 
-WorkHandle ProcessGroupMyriad::allreduce(std::vector<at::Tensor>& tensors, const c10d::AllreduceOptions& opts) {
+WorkHandle ProcessGroupMyriad::allreduce(std::vector<at::Tensor>& tensors,
+                                         const c10d::AllreduceOptions& opts) {
   return guarded([&] {
     std::shared_ptr<Communicator> comm = communicator(common_device(tensors, "allreduce"));
     AllreduceOptions options;
@@ -285,7 +291,8 @@ WorkHandle ProcessGroupMyriad::reduce(std::vector<at::Tensor>& tensors, const c1
 }
 
 WorkHandle ProcessGroupMyriad::allgather(std::vector<std::vector<at::Tensor>>& outputs,
-                                         std::vector<at::Tensor>& inputs, const c10d::AllgatherOptions& opts) {
+                                         std::vector<at::Tensor>& inputs,
+                                         const c10d::AllgatherOptions& opts) {
   return guarded([&] {
     one_list(inputs.size(), "allgather");
     one_list(outputs.size(), "allgather");
@@ -329,8 +336,9 @@ WorkHandle ProcessGroupMyriad::allgather_into_tensor_coalesced(std::vector<at::T
     std::vector<WorkPtr> ops;
     for (size_t i = 0; i < inputs.size(); ++i) {
       same_type(inputs[i], outputs[i], "all_gather_into_tensor");
-      TORCH_CHECK(outputs[i].numel() == inputs[i].numel() * size_, "myriad: all_gather_into_tensor output has ",
-                  outputs[i].numel(), " elements, expected ", size_, " x ", inputs[i].numel());
+      TORCH_CHECK(outputs[i].numel() == inputs[i].numel() * size_,
+                  "myriad: all_gather_into_tensor output has ", outputs[i].numel(), " elements, expected ",
+                  size_, " x ", inputs[i].numel());
       at::Tensor in = staging.in(inputs[i]);
       ops.push_back(comm->allgather(byte_view(in), byte_view(staging.out(outputs[i])), options));
     }
@@ -339,8 +347,8 @@ WorkHandle ProcessGroupMyriad::allgather_into_tensor_coalesced(std::vector<at::T
   });
 }
 
-WorkHandle ProcessGroupMyriad::gather(std::vector<std::vector<at::Tensor>>& outputs, std::vector<at::Tensor>& inputs,
-                                      const c10d::GatherOptions& opts) {
+WorkHandle ProcessGroupMyriad::gather(std::vector<std::vector<at::Tensor>>& outputs,
+                                      std::vector<at::Tensor>& inputs, const c10d::GatherOptions& opts) {
   return guarded([&] {
     one_list(inputs.size(), "gather");
     const at::Tensor& input = inputs[0];
@@ -370,7 +378,8 @@ WorkHandle ProcessGroupMyriad::gather(std::vector<std::vector<at::Tensor>>& outp
   });
 }
 
-WorkHandle ProcessGroupMyriad::scatter(std::vector<at::Tensor>& outputs, std::vector<std::vector<at::Tensor>>& inputs,
+WorkHandle ProcessGroupMyriad::scatter(std::vector<at::Tensor>& outputs,
+                                       std::vector<std::vector<at::Tensor>>& inputs,
                                        const c10d::ScatterOptions& opts) {
   return guarded([&] {
     one_list(outputs.size(), "scatter");
@@ -451,8 +460,8 @@ WorkHandle ProcessGroupMyriad::reduce_scatter_tensor_coalesced(std::vector<at::T
                   inputs[i].numel(), " elements, expected ", size_, " x ", outputs[i].numel());
       DType dtype = reduce_dtype(inputs[i], "reduce_scatter_tensor");
       at::Tensor in = staging.in(inputs[i]);
-      ops.push_back(comm->reduce_scatter(element_view(in, dtype), element_view(staging.out(outputs[i]), dtype),
-                                        options));
+      ops.push_back(comm->reduce_scatter(element_view(in, dtype),
+                                         element_view(staging.out(outputs[i]), dtype), options));
     }
     ++seq_;
     return staging.work(rank_, OpType::_REDUCE_SCATTER_BASE, outputs, ops);
@@ -474,14 +483,15 @@ WorkHandle ProcessGroupMyriad::alltoall_base(at::Tensor& output, at::Tensor& inp
     at::Tensor out = staging.out(output);
     std::vector<WorkPtr> ops;
     if (output_split_sizes.empty() && input_split_sizes.empty()) {
-      TORCH_CHECK(input.numel() == output.numel() && input.numel() % size_ == 0, "myriad: all_to_all_single needs ",
-                  "input and output of the same size, divisible by ", size_, "; got ", input.numel(), " and ",
-                  output.numel(), " elements");
+      TORCH_CHECK(input.numel() == output.numel() && input.numel() % size_ == 0,
+                  "myriad: all_to_all_single needs ", "input and output of the same size, divisible by ",
+                  size_, "; got ", input.numel(), " and ", output.numel(), " elements");
       ops.push_back(comm->alltoall(byte_view(in), byte_view(out), options));
     } else {
       // Splits count rows (dimension 0); the engine counts bytes.
       auto byte_counts = [&](const at::Tensor& t, const std::vector<int64_t>& splits) {
-        TORCH_CHECK(t.dim() >= 1, "myriad: all_to_all_single with splits needs tensors of at least one dimension");
+        TORCH_CHECK(t.dim() >= 1,
+                    "myriad: all_to_all_single with splits needs tensors of at least one dimension");
         const int64_t row_bytes = t.size(0) == 0 ? 0 : static_cast<int64_t>(t.nbytes()) / t.size(0);
         std::vector<uint64_t> counts(size_);
         for (int r = 0; r < size_; ++r) {
@@ -491,11 +501,13 @@ WorkHandle ProcessGroupMyriad::alltoall_base(at::Tensor& output, at::Tensor& inp
         return counts;
       };
       TORCH_CHECK(output_split_sizes.empty() || output_split_sizes.size() == static_cast<size_t>(size_),
-                  "myriad: all_to_all_single got ", output_split_sizes.size(), " output splits for ", size_, " ranks");
+                  "myriad: all_to_all_single got ", output_split_sizes.size(), " output splits for ", size_,
+                  " ranks");
       TORCH_CHECK(input_split_sizes.empty() || input_split_sizes.size() == static_cast<size_t>(size_),
-                  "myriad: all_to_all_single got ", input_split_sizes.size(), " input splits for ", size_, " ranks");
+                  "myriad: all_to_all_single got ", input_split_sizes.size(), " input splits for ", size_,
+                  " ranks");
       ops.push_back(comm->alltoallv(byte_view(in), byte_view(out), byte_counts(input, input_split_sizes),
-                                   byte_counts(output, output_split_sizes), options));
+                                    byte_counts(output, output_split_sizes), options));
     }
     ++seq_;
     return staging.work(rank_, OpType::ALLTOALL_BASE, {output}, ops);
@@ -524,7 +536,8 @@ WorkHandle ProcessGroupMyriad::alltoall(std::vector<at::Tensor>& outputs, std::v
     }
     at::Tensor in = staging.packed(inputs, inputs[0].options());
     at::Tensor out = staging.unpacked(outputs, inputs[0].options());
-    std::vector<WorkPtr> ops = {comm->alltoallv(byte_view(in), byte_view(out), send_counts, recv_counts, options)};
+    std::vector<WorkPtr> ops = {
+        comm->alltoallv(byte_view(in), byte_view(out), send_counts, recv_counts, options)};
     ++seq_;
     return staging.work(rank_, OpType::ALLTOALL, outputs, ops);
   });

@@ -10,8 +10,12 @@
 namespace myriad::torch_backend {
 namespace {
 
-std::vector<uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
-std::string text(const std::vector<uint8_t>& data) { return {data.begin(), data.end()}; }
+std::vector<uint8_t> bytes(std::string_view text) {
+  return {text.begin(), text.end()};
+}
+std::string text(const std::vector<uint8_t>& data) {
+  return {data.begin(), data.end()};
+}
 
 // Runs a torch store call, turning torch's errors into Myriad's.
 template <typename Fn>
@@ -19,8 +23,8 @@ auto guarded(std::string_view what, const std::vector<std::string>& keys, Fn&& f
   try {
     return fn();
   } catch (const c10::DistStoreError& e) {
-    raise(ErrorCode::Timeout, "torch.distributed store: {} of key(s) {} failed: {}", what, fmt::join(keys, ", "),
-          e.what_without_backtrace());
+    raise(ErrorCode::Timeout, "torch.distributed store: {} of key(s) {} failed: {}", what,
+          fmt::join(keys, ", "), e.what_without_backtrace());
   } catch (const c10::Error& e) {
     raise(ErrorCode::Unavailable, "torch.distributed store: {} of key(s) {} failed: {}", what,
           fmt::join(keys, ", "), e.what_without_backtrace());
@@ -47,7 +51,8 @@ int64_t TorchStore::add(std::string_view key, int64_t delta) {
   return guarded("add", {std::string(key)}, [&] { return store_->add(std::string(key), delta); });
 }
 
-std::string TorchStore::compare_set(std::string_view key, std::string_view expected, std::string_view desired) {
+std::string TorchStore::compare_set(std::string_view key, std::string_view expected,
+                                    std::string_view desired) {
   return guarded("compare_set", {std::string(key)},
                  [&] { return text(store_->compareSet(std::string(key), bytes(expected), bytes(desired))); });
 }
@@ -68,9 +73,13 @@ int64_t TorchStore::num_keys() {
   return guarded("num_keys", {}, [&] { return store_->getNumKeys(); });
 }
 
-std::chrono::milliseconds TorchStore::timeout() const { return store_->getTimeout(); }
+std::chrono::milliseconds TorchStore::timeout() const {
+  return store_->getTimeout();
+}
 
-std::string TorchStore::address() const { return "the torch.distributed store"; }
+std::string TorchStore::address() const {
+  return "the torch.distributed store";
+}
 
 namespace {
 
@@ -98,7 +107,9 @@ JobStore::JobStore(std::chrono::milliseconds timeout) : JobStore(store_from_env(
 JobStore::JobStore(std::shared_ptr<myriad::Store> store, std::chrono::milliseconds timeout)
     : c10d::Store(timeout), store_(std::move(store)) {}
 
-c10::intrusive_ptr<c10d::Store> JobStore::clone() { return c10::make_intrusive<JobStore>(store_, timeout_); }
+c10::intrusive_ptr<c10d::Store> JobStore::clone() {
+  return c10::make_intrusive<JobStore>(store_, timeout_);
+}
 
 void JobStore::set(const std::string& key, const std::vector<uint8_t>& value) {
   to_torch([&] { store_->set(key, text(value)); });
@@ -129,7 +140,9 @@ int64_t JobStore::getNumKeys() {
   return to_torch([&] { return store_->num_keys(); });
 }
 
-void JobStore::wait(const std::vector<std::string>& keys) { wait(keys, timeout_); }
+void JobStore::wait(const std::vector<std::string>& keys) {
+  wait(keys, timeout_);
+}
 
 void JobStore::wait(const std::vector<std::string>& keys, const std::chrono::milliseconds& timeout) {
   to_torch([&] { store_->wait(keys, timeout); });
