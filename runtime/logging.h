@@ -25,9 +25,9 @@ void set_log_level(std::string_view level);
 
 // The level is checked before the arguments are evaluated: a debug line on
 // an operation's path costs nothing when debug logging is off.
-#define MYRIAD_LOG_AT(level, ...)                                           \
-  do {                                                                      \
-    ::spdlog::logger& myriad_logger_ = ::myriad::logger();                  \
+#define MYRIAD_LOG_AT(level, ...)                                                 \
+  do {                                                                            \
+    ::spdlog::logger& myriad_logger_ = ::myriad::logger();                        \
     if (myriad_logger_.should_log(level)) myriad_logger_.log(level, __VA_ARGS__); \
   } while (false)
 #define MYRIAD_LOG_TRACE(...) MYRIAD_LOG_AT(::spdlog::level::trace, __VA_ARGS__)

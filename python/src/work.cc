@@ -31,8 +31,8 @@ std::vector<c10::Device> devices_of(const std::vector<at::Tensor>& tensors) {
 
 }  // namespace
 
-TorchWork::TorchWork(int rank, c10d::OpType type, std::vector<at::Tensor> outputs, std::vector<at::Tensor> keep,
-                     std::function<void()> finish)
+TorchWork::TorchWork(int rank, c10d::OpType type, std::vector<at::Tensor> outputs,
+                     std::vector<at::Tensor> keep, std::function<void()> finish)
     : c10d::Work(rank, type),
       outputs_(std::move(outputs)),
       keep_(std::move(keep)),
@@ -103,7 +103,9 @@ std::exception_ptr TorchWork::exception() const {
   return exception_;
 }
 
-std::vector<at::Tensor> TorchWork::result() { return outputs_; }
+std::vector<at::Tensor> TorchWork::result() {
+  return outputs_;
+}
 
 bool TorchWork::wait(std::chrono::milliseconds timeout) {
   // Unbounded waits only: an operation run here is bounded by its own
@@ -116,13 +118,15 @@ bool TorchWork::wait(std::chrono::milliseconds timeout) {
     cv_.wait(lock, [&] { return completed_; });
   } else if (!cv_.wait_for(lock, timeout, [&] { return completed_; })) {
     throw c10::DistBackendError(fmt::format(
-        "myriad: rank {}: {} did not complete within the wait timeout of {} ms (the operation goes on)", rank_,
-        c10d::opTypeToString(opType_), timeout.count()));
+        "myriad: rank {}: {} did not complete within the wait timeout of {} ms (the operation goes on)",
+        rank_, c10d::opTypeToString(opType_), timeout.count()));
   }
   if (exception_) std::rethrow_exception(exception_);
   return true;
 }
 
-c10::intrusive_ptr<c10::ivalue::Future> TorchWork::getFuture() { return future_; }
+c10::intrusive_ptr<c10::ivalue::Future> TorchWork::getFuture() {
+  return future_;
+}
 
 }  // namespace myriad::torch_backend

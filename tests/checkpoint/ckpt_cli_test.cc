@@ -65,8 +65,9 @@ TEST_F(CkptCliTest, VerifyFailsAndNamesTheCorruptedChunk) {
   EXPECT_EQ(r.shell_code(), 1) << r.describe();
   EXPECT_TRUE(contains(r.out, "step 4: ok")) << r.out;
   EXPECT_TRUE(contains(r.out, "step 9: FAILED")) << r.out;
-  EXPECT_TRUE(contains(r.out, fmt::format("{}: offset {}: checksum mismatch in chunk of tensor 'replicated.bf16'",
-                                          file, c.offset)))
+  EXPECT_TRUE(contains(
+      r.out,
+      fmt::format("{}: offset {}: checksum mismatch in chunk of tensor 'replicated.bf16'", file, c.offset)))
       << r.out;
   EXPECT_TRUE(contains(r.out, "verdict: FAILED")) << r.out;
 

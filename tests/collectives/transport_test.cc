@@ -381,8 +381,9 @@ TEST(ShmTransportAbort, APeerThatAbortedAfterSendingFailsOnlyWhatNeedsIt) {
     } catch (const Error& error) {
       const std::string what = error.what();
       REQUIRE(error.code() == ErrorCode::PeerFailure, "{}", what);
-      REQUIRE(what.find("peer rank 1 aborted") != std::string::npos && what.find("injected") != std::string::npos,
-              "{}", what);
+      REQUIRE(
+          what.find("peer rank 1 aborted") != std::string::npos && what.find("injected") != std::string::npos,
+          "{}", what);
     }
     board.get()->barrier(3);
   });
