@@ -67,6 +67,13 @@ constexpr Variable kVariables[] = {
      "Address the native backend's TCP transport listens on and advertises to ranks of other nodes."},
     {"MYRIAD_KERNELS_ISA", "choice", "best the CPU has",
      "Highest instruction set the reduction kernels use: scalar, avx2 or avx512."},
+    {"MYRIAD_SNAPSHOT_DIR", "string", "",
+     "Node-local shared-memory directory where checkpoint snapshots are kept for restore (set by the node's agent)."},
+    {"MYRIAD_SNAPSHOT_KEEP", "int", "2", "Checkpoint snapshots kept in the node's memory per rank."},
+    {"MYRIAD_CKPT_REPLICAS", "int", "0",
+     "Copies of each rank's snapshot kept in the memory of a buddy rank on another node: 0 or 1."},
+    {"MYRIAD_HEARTBEAT_FILE", "string", "",
+     "Shared-memory file where ranks publish heartbeats and training steps to their agent (set by the agent)."},
 };
 
 std::string lower(std::string_view text) {
