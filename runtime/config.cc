@@ -74,6 +74,10 @@ constexpr Variable kVariables[] = {
      "Copies of each rank's snapshot kept in the memory of a buddy rank on another node: 0 or 1."},
     {"MYRIAD_HEARTBEAT_FILE", "string", "",
      "Shared-memory file where ranks publish heartbeats and training steps to their agent (set by the agent)."},
+    {"MYRIAD_EVENTS_FILE", "string", "",
+     "The job's goodput ledger (JSON lines) where ranks append their events, e.g. a restore (set by the agent)."},
+    {"MYRIAD_HEARTBEAT_TIMEOUT", "duration", "60s",
+     "A rank whose last heartbeat is older than this is hung (read by the agent; myriad run --heartbeat-timeout)."},
 };
 
 std::string lower(std::string_view text) {
