@@ -7,6 +7,7 @@
 
 #include "collectives/validate.h"
 #include "runtime/config.h"
+#include "runtime/heartbeat.h"
 #include "runtime/logging.h"
 
 namespace myriad {
@@ -34,6 +35,14 @@ void validate_id(const std::string& id) {
     raise(ErrorCode::InvalidArgument, "communicator id '{}': use at most {} letters, digits, '.', '_' or '-'",
           id, kMaxIdBytes);
   }
+}
+
+// Every operation goes into the backend under the communicator's mutex,
+// taken here: a submission is also the rank's sign of life for its agent
+// (runtime/heartbeat.h: a clock read and two relaxed atomics, no syscall).
+std::unique_lock<std::mutex> submitting(std::mutex& mutex) {
+  heartbeat::beat();
+  return std::unique_lock(mutex);
 }
 
 }  // namespace
@@ -121,7 +130,7 @@ WorkPtr Communicator::allreduce(TensorView buffer, const AllreduceOptions& optio
 WorkPtr Communicator::allreduce(TensorView input, TensorView output, const AllreduceOptions& options) {
   validate::same_shape("allreduce", input, output);
   validate::reduction("allreduce", input.dtype, options.op);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->allreduce(input, output, options);
 }
 
@@ -130,27 +139,27 @@ WorkPtr Communicator::reduce(TensorView input, TensorView output, const ReduceOp
   validate::buffer("reduce", "input", input);
   validate::reduction("reduce", input.dtype, options.op);
   if (rank() == options.root) validate::same_shape("reduce", input, output);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->reduce(input, output, options);
 }
 
 WorkPtr Communicator::broadcast(TensorView buffer, const RootOptions& options) {
   validate::root("broadcast", options.root, size());
   validate::buffer("broadcast", "buffer", buffer);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->broadcast(buffer, options);
 }
 
 WorkPtr Communicator::allgather(TensorView input, TensorView output, const CollectiveOptions& options) {
   validate::blocks("allgather", input, "input", output, "output", size());
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->allgather(input, output, options);
 }
 
 WorkPtr Communicator::allgatherv(TensorView input, TensorView output, const std::vector<uint64_t>& counts,
                                  const CollectiveOptions& options) {
   validate::counts("allgatherv", counts, "counts", size(), rank(), input, "input", output, "output");
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->allgatherv(input, output, counts, options);
 }
 
@@ -158,7 +167,7 @@ WorkPtr Communicator::reduce_scatter(TensorView input, TensorView output,
                                      const ReduceScatterOptions& options) {
   validate::blocks("reduce_scatter", output, "output", input, "input", size());
   validate::reduction("reduce_scatter", input.dtype, options.op);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->reduce_scatter(input, output, options);
 }
 
@@ -167,14 +176,14 @@ WorkPtr Communicator::reduce_scatterv(TensorView input, TensorView output,
                                       const ReduceScatterOptions& options) {
   validate::counts("reduce_scatterv", counts, "counts", size(), rank(), output, "output", input, "input");
   validate::reduction("reduce_scatterv", input.dtype, options.op);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->reduce_scatterv(input, output, counts, options);
 }
 
 WorkPtr Communicator::alltoall(TensorView input, TensorView output, const CollectiveOptions& options) {
   validate::same_shape("alltoall", input, output);
   validate::divisible("alltoall", "input", input, size());
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->alltoall(input, output, options);
 }
 
@@ -183,7 +192,7 @@ WorkPtr Communicator::alltoallv(TensorView input, TensorView output, const std::
   validate::packed("alltoallv", send_counts, "send_counts", size(), input, "input");
   validate::packed("alltoallv", recv_counts, "recv_counts", size(), output, "output");
   validate::same_dtype("alltoallv", input, output);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->alltoallv(input, output, send_counts, recv_counts, options);
 }
 
@@ -191,7 +200,7 @@ WorkPtr Communicator::gather(TensorView input, TensorView output, const RootOpti
   validate::root("gather", options.root, size());
   validate::buffer("gather", "input", input);
   if (rank() == options.root) validate::blocks("gather", input, "input", output, "output", size());
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->gather(input, output, options);
 }
 
@@ -199,26 +208,26 @@ WorkPtr Communicator::scatter(TensorView input, TensorView output, const RootOpt
   validate::root("scatter", options.root, size());
   validate::buffer("scatter", "output", output);
   if (rank() == options.root) validate::blocks("scatter", output, "output", input, "input", size());
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->scatter(input, output, options);
 }
 
 WorkPtr Communicator::barrier(const CollectiveOptions& options) {
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->barrier(options);
 }
 
 WorkPtr Communicator::send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) {
   validate::peer("send", peer, size(), rank());
   validate::buffer("send", "buffer", buffer);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->send(buffer, peer, tag, options);
 }
 
 WorkPtr Communicator::recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) {
   validate::peer("recv", peer, size(), rank());
   validate::buffer("recv", "buffer", buffer);
-  std::lock_guard lock(mutex_);
+  auto lock = submitting(mutex_);
   return backend_->recv(buffer, peer, tag, options);
 }
 

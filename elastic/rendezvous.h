@@ -1,0 +1,207 @@
+// Rendezvous: how the node agents of an elastic job agree, round after
+// round, on who takes part and which global ranks each one runs.
+//
+// A round (generation g = 0, 1, 2, ...) forms when between min_nodes and
+// max_nodes agents have joined it; it runs until it ends: a failure is
+// reported, a membership change is requested (spares are waiting), or the
+// job is closed. Every agent of an ended round then calls next_round() again
+// and round g+1 forms from whoever comes. Ranks are deterministic: members
+// of the latest round keep their relative order (a survivor never moves
+// ahead of another survivor), newcomers and spares follow in arrival order,
+// and each member's workers take the next local_world_size global ranks.
+//
+// Protocol (all keys under options.prefix; docs/elastic.md "Rendezvous"):
+//   current            the open (or running) generation; moved from g to g+1
+//                      by compare_set when round g ends
+//   g<g>/tickets       add(1) by each joining agent: its arrival ticket k
+//   g<g>/slot/<k>      compare_set("" -> the agent's JSON) by ticket k's agent,
+//                      or ("" -> "-") by a closer that gave up on it
+//   g<g>/closed        compare_set("" -> N) by the first agent to close the
+//                      round: tickets 1..N take part; "aborted" by close_job
+//   g<g>/members       compare_set("" -> list) of the chosen members; every
+//                      agent computes the same list from the same slots
+//   g<g>/over          set when the round ends (why: failure, membership,
+//                      rejoin, void, job closed); spares wait on it
+//   g<g>/failure       the first failure report (compare_set); failure_count
+//   g<g>/membership    set by request_membership_change
+//   g<g>/done/<id>     set by report_done
+//   failures           job-wide count of failed rounds (add)
+//   lease/<id>         bumped by keep_alive (add)
+//   outcome            set once by close_job
+// The agent holding ticket 1 watches the ticket count and closes the round:
+// at once when max_nodes have come; when at least min_nodes have and no new
+// one arrived for last_call (or max_last_call passed since min was
+// reached). The others block on `closed`; when the ticket-1 agent's lease
+// stops moving they watch and close too, and compare_set on `closed` lets
+// exactly one close win. The closer waits briefly for every ticket up to N
+// to claim its slot, voids those that did not (that agent is then a spare),
+// and publishes the members; a round left with fewer than min_nodes valid
+// slots is void and everyone moves on to g+1.
+//
+// Thread-safety: one Rendezvous belongs to one agent; its methods may be
+// called from several threads (the store is thread-safe; the lease
+// bookkeeping has a mutex), but next_round() must not run twice at once.
+// Store errors (Unavailable, Timeout, PeerFailure) propagate unchanged:
+// the agent treats them as a lost store. After any error the Rendezvous may
+// be used again: it holds no half-done state besides the store's keys.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/store.h"
+
+namespace myriad::elastic {
+
+// How long next_round() waits for min_nodes agents.
+inline constexpr std::chrono::milliseconds kDefaultJoinTimeout{600'000};
+// Once min_nodes have come, a round closes after this long without a new
+// arrival: enough for agents started together to all arrive, short enough
+// not to matter on a restart.
+inline constexpr std::chrono::milliseconds kDefaultLastCall{500};
+// ... but no later than this after min_nodes came, however agents trickle in.
+inline constexpr std::chrono::milliseconds kDefaultMaxLastCall{30'000};
+// An agent whose lease has not moved for this long is lost (agents bump it
+// every monitor interval, about a second).
+inline constexpr std::chrono::milliseconds kDefaultLeaseTimeout{5'000};
+// How often the closer reads the ticket count.
+inline constexpr std::chrono::milliseconds kDefaultPollInterval{100};
+
+struct AgentInfo {
+  std::string id;  // unique per agent (e.g. host:pid:random)
+  std::string host;
+  int local_world_size = 1;
+};
+
+struct RendezvousOptions {
+  std::string prefix;  // key namespace, e.g. "rdzv/<rdzv id>/"
+  int min_nodes = 1, max_nodes = 1;
+  std::chrono::milliseconds join_timeout{kDefaultJoinTimeout};    // how long to wait for MIN agents
+  std::chrono::milliseconds last_call{kDefaultLastCall};          // quiet time that closes a round above MIN
+  std::chrono::milliseconds lease_timeout{kDefaultLeaseTimeout};  // a lease still this long is lost
+  std::chrono::milliseconds poll_interval{kDefaultPollInterval};
+  std::chrono::milliseconds max_last_call{kDefaultMaxLastCall};  // longest last call after MIN came
+};
+
+struct Round {
+  int64_t generation = 0;
+  std::vector<AgentInfo> members;  // group-rank order
+  int group_rank = -1;             // this agent's place
+  int world_size = 0;              // sum of the members' local_world_size
+  int rank_offset = 0;             // this agent's first global rank
+};
+
+class Rendezvous {
+ public:
+  // Throws Error(InvalidArgument) for min/max outside 1 <= min <= max, an
+  // empty agent id or a local_world_size below 1.
+  Rendezvous(std::shared_ptr<Store> store, RendezvousOptions options, AgentInfo self);
+
+  // Joins the next round (the first call: whichever round is open; later
+  // calls: the round after this agent's last one) and blocks until a round
+  // forms with this agent as a member. An agent that is not taken (the round
+  // had max_nodes already) waits inside this call as a hot spare until that
+  // round ends, then joins the next. Throws Error(Timeout) naming the
+  // generation and how many agents came of how many needed when min_nodes do
+  // not come within join_timeout; Error(Unavailable) when the job was closed
+  // (close_job) meanwhile.
+  Round next_round();
+
+  // Publishes the failure of `generation` and ends it. The first report
+  // wins; the winning report is returned with "failure_count" (the job-wide
+  // count of failed rounds, this one included) added, so every agent learns
+  // the root cause.
+  nlohmann::json report_failure(int64_t generation, const nlohmann::json& failure);
+  // The winning failure report of `generation`, if any (one store check).
+  std::optional<nlohmann::json> failure(int64_t generation);
+  // The job-wide count of failed rounds.
+  int64_t failure_count();
+
+  // This agent's workers of `generation` all succeeded.
+  void report_done(int64_t generation);
+  // Every member of `round` reported done (one store check).
+  bool all_done(const Round& round);
+
+  // Bumps this agent's lease (call every monitor interval).
+  void keep_alive();
+  // Members of `round` (other than this agent) whose lease has not moved for
+  // lease_timeout, as observed by this agent's clock across calls: call it
+  // every monitor interval. No clock synchronization is needed.
+  std::vector<AgentInfo> lost_members(const Round& round);
+
+  // Agents waiting to join (spares, and agents that arrived after this
+  // agent's latest round closed). A round below max_nodes may re-form to
+  // take them (request_membership_change: not a failure).
+  int waiting_agents();
+  // Ends `generation` without a failure.
+  void request_membership_change(int64_t generation);
+  bool membership_change_requested(int64_t generation);
+
+  // The job ended (success or failure): agents waiting in next_round(),
+  // spares included, return with Error(Unavailable). The first outcome wins.
+  void close_job(const nlohmann::json& outcome);
+  std::optional<nlohmann::json> job_outcome();
+
+  const AgentInfo& self() const { return self_; }
+  const RendezvousOptions& options() const { return options_; }
+
+ private:
+  struct Ticket {
+    int64_t generation = 0;
+    int64_t number = 0;
+  };
+  struct Formed {
+    bool is_void = false;
+    std::vector<AgentInfo> members;
+    int64_t closed_at = 0;  // N: tickets 1..N took part
+    int spares = 0;         // tickets up to N that were not taken
+  };
+
+  std::string key(const std::string& name) const;
+  std::string gen_key(int64_t generation, const std::string& name) const;
+  int64_t current_generation();
+  void end_round(int64_t generation, const std::string& why);
+  Ticket take_ticket(int64_t generation);
+  // Waits until `generation` is closed (closing it when this agent should);
+  // returns N (closed_here: this agent's compare_set closed it), or throws
+  // Timeout / Unavailable.
+  int64_t await_closed(const Ticket& ticket, std::chrono::steady_clock::time_point deadline,
+                       bool& closed_here);
+  // Closes `generation` with the count seen; returns the winning N.
+  std::optional<int64_t> try_close(int64_t generation, int64_t count);
+  // The published members of a closed round (publishing them when this
+  // agent closed it, or when nobody did within lease_timeout).
+  Formed members_of(int64_t generation, int64_t closed_at, bool closed_here);
+  // Computes the members and publishes them unless another agent did;
+  // returns the published value.
+  std::string publish_members(int64_t generation, int64_t closed_at);
+  Formed compute_members(int64_t generation, int64_t closed_at);
+  // Blocks while `generation` runs (this agent is a spare).
+  void wait_round_over(int64_t generation);
+  [[noreturn]] void throw_closed(int64_t generation);
+  [[noreturn]] void throw_join_timeout(int64_t generation, int64_t count);
+  int64_t read_counter(const std::string& full_key);
+
+  std::shared_ptr<Store> store_;
+  RendezvousOptions options_;
+  AgentInfo self_;
+
+  std::mutex mutex_;  // guards what follows
+  std::optional<Round> last_round_;
+  std::optional<Formed> last_formed_;
+  struct LeaseSeen {
+    int64_t value = -1;
+    std::chrono::steady_clock::time_point changed;
+  };
+  int64_t leases_generation_ = -1;
+  std::map<std::string, LeaseSeen> leases_;
+};
+
+}  // namespace myriad::elastic
