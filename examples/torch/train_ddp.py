@@ -16,6 +16,14 @@ end, a checksum of the parameters (their sum, as float64).
     --model small|25m       ~0.4 M or ~25 M parameters
     --bf16-hook             Myriad's bf16 compression comm hook
     --torch-bf16-hook       torch's own bf16_compress_hook (for comparison)
+    --ckpt-dir DIR          resume from DIR's latest step, if any, and with
+    --ckpt-every N          save there every N steps (myriad.checkpoint, async)
+
+A checkpoint holds the model, the optimizer, the number of steps done, the
+global RNG state and each rank's data generator state (a Shard per rank),
+so a resumed run continues exactly where the saved one was: 6 steps, then
+a resumed run to 10, print the losses and checksum of 10 uninterrupted
+steps.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+import myriad.checkpoint as ckpt
 import myriad.torch  # noqa: F401  registers the "myriad" backend
 from myriad.torch.hooks import bf16_compress
 
@@ -45,9 +54,8 @@ def make_model(name: str) -> nn.Module:
     return nn.Sequential(*blocks)
 
 
-def batches(name: str, batch: int, seed: int, rank: int):
+def batches(name: str, batch: int, gen: torch.Generator):
     width = MODELS[name][0]
-    gen = torch.Generator().manual_seed(seed * 100_003 + rank)
     while True:
         x = torch.randn(batch, width, generator=gen)
         y = torch.randint(0, CLASSES, (batch,), generator=gen)
@@ -68,7 +76,41 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gradient-as-bucket-view", action="store_true")
     p.add_argument("--static-graph", action="store_true")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
-    return p.parse_args(argv)
+    p.add_argument("--ckpt-dir", help="resume from this directory's latest checkpoint; save into it")
+    p.add_argument("--ckpt-every", type=int, default=0, help="save a checkpoint every N steps (needs --ckpt-dir)")
+    args = p.parse_args(argv)
+    if args.ckpt_every < 0 or (args.ckpt_every and not args.ckpt_dir):
+        p.error("--ckpt-every takes N >= 1 and needs --ckpt-dir")
+    return args
+
+
+def training_state(model: nn.Module, opt: torch.optim.Optimizer, done: int, gen: torch.Generator) -> dict:
+    """What a checkpoint holds. Everything is the same on every rank but the
+    data generator, which each rank saves as its row of a [world, n] tensor."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    gen_state = gen.get_state().unsqueeze(0)
+    return {
+        "model": model.state_dict(),
+        "optim": opt.state_dict(),
+        "step": done,
+        "rng": torch.get_rng_state(),
+        "data": ckpt.Shard(gen_state, (world, gen_state.shape[1]), rank),
+    }
+
+
+def resume(args: argparse.Namespace, model: nn.Module, opt: torch.optim.Optimizer, gen: torch.Generator) -> int:
+    """Loads the latest checkpoint of --ckpt-dir, if any; returns the steps it had done."""
+    if not args.ckpt_dir or ckpt.latest_step(args.ckpt_dir) is None:
+        return 0
+    state = training_state(model, opt, 0, gen)
+    result = ckpt.load(state, args.ckpt_dir)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optim"])
+    torch.set_rng_state(state["rng"])
+    gen.set_state(state["data"].tensor[0])
+    if dist.get_rank() == 0:
+        print(f"resumed from step {state['step']} ({result.source})", flush=True)
+    return int(state["step"])
 
 
 def main(argv=None) -> None:
@@ -92,13 +134,15 @@ def main(argv=None) -> None:
 
         model.register_comm_hook(None, default_hooks.bf16_compress_hook)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr)
-    data = batches(args.model, args.batch, args.seed, rank)
+    gen = torch.Generator().manual_seed(args.seed * 100_003 + rank)
+    first = resume(args, model.module, opt, gen)
+    data = batches(args.model, args.batch, gen)
 
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
         print(f"backend {args.backend} world {world} model {args.model} params {params}", flush=True)
     start = time.perf_counter()
-    for step in range(args.steps):
+    for step in range(first, args.steps):
         x, y = next(data)
         opt.zero_grad(set_to_none=not args.gradient_as_bucket_view)
         loss = F.cross_entropy(model(x), y)
@@ -108,11 +152,17 @@ def main(argv=None) -> None:
         dist.all_reduce(mean)
         if rank == 0:
             print(f"step {step} loss {mean.item() / world:.9g}", flush=True)
+        if args.ckpt_every and (step + 1) % args.ckpt_every == 0:
+            # Returns once the snapshot is taken; the write overlaps the next steps.
+            ckpt.save(training_state(model.module, opt, step + 1, gen), args.ckpt_dir, step + 1)
+    if args.ckpt_every:
+        ckpt.wait()  # the last save is committed before the group goes away
     elapsed = time.perf_counter() - start
     checksum = sum(p.detach().double().sum().item() for p in model.parameters())
     if rank == 0:
         print(f"checksum {checksum:.12g}", flush=True)
-        print(f"time {elapsed:.3f} s ({elapsed / max(args.steps, 1) * 1000:.1f} ms/step)", flush=True)
+        steps = max(args.steps - first, 1)
+        print(f"time {elapsed:.3f} s ({elapsed / steps * 1000:.1f} ms/step)", flush=True)
     dist.barrier()  # every rank done with the group before any tears it down
     dist.destroy_process_group()
 

@@ -2,7 +2,8 @@
 //
 // Binds the backend's creator (registered with torch.distributed by
 // myriad.torch), the process's bootstrap information (myriad.rank() and
-// friends) and the bf16 cast kernels (myriad.torch.hooks). Calls that block
+// friends), the bf16 cast kernels (myriad.torch.hooks) and the checkpoint
+// service (myriad.checkpoint, checkpoint_binding.h). Calls that block
 // or loop over memory release the GIL.
 #include <pybind11/chrono.h>
 #include <pybind11/stl.h>
@@ -10,6 +11,7 @@
 
 #include "kernels/cast.h"
 #include "myriad_config.h"
+#include "python/src/checkpoint_binding.h"
 #include "python/src/process_group.h"
 #include "python/src/torch_store.h"
 #include "runtime/bootstrap.h"
@@ -83,4 +85,5 @@ PYBIND11_MODULE(_C, m) {
                                           dst.data_ptr<float>(), static_cast<size_t>(src.numel()));
       },
       py::arg("src"), py::arg("dst"), "dst[i] = f32(src[i]), exact (cpu, contiguous).");
+  bind_checkpoint(m);
 }

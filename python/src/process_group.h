@@ -86,6 +86,10 @@ class ProcessGroupMyriad : public c10d::Backend {
   c10::intrusive_ptr<c10d::Work> send(std::vector<at::Tensor>& tensors, int dst_rank, int tag) override;
   c10::intrusive_ptr<c10d::Work> recv(std::vector<at::Tensor>& tensors, int src_rank, int tag) override;
 
+  // The communicator of cpu tensors. The checkpoint service
+  // (checkpoint_binding.h) splits its private communicators from it.
+  std::shared_ptr<Communicator> cpu_communicator() { return communicator(at::Device(at::kCPU)); }
+
  private:
   // The communicator for tensors on `device` (creates the CUDA one on first use).
   std::shared_ptr<Communicator> communicator(const at::Device& device);
