@@ -10,6 +10,7 @@
 #include "checkpoint/commit.h"
 #include "checkpoint/file_io.h"
 #include "checkpoint/format.h"
+#include "runtime/config.h"
 #include "runtime/error.h"
 #include "runtime/logging.h"
 
@@ -26,6 +27,7 @@ struct SaveHandle::Status {
   std::exception_ptr error;
   uint64_t step = 0;
   double blocking_seconds = 0;
+  std::string replication_error;
 
   void finish(std::exception_ptr e) {
     {
@@ -100,6 +102,11 @@ uint64_t SaveHandle::step() const {
 double SaveHandle::blocking_seconds() const {
   return status_ == nullptr ? 0 : status_->blocking_seconds;
 }
+std::string SaveHandle::replication_error() const {
+  if (status_ == nullptr) return "";
+  std::lock_guard lock(status_->mutex);
+  return status_->replication_error;
+}
 
 Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptions options)
     : options_(std::move(options)) {
@@ -109,6 +116,19 @@ Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptio
   if (options_.keep_last < 0)
     raise(ErrorCode::InvalidArgument, "keep_last must be >= 0, not {}", options_.keep_last);
   if (options_.chunk_bytes == 0) raise(ErrorCode::InvalidArgument, "chunk_bytes must be > 0");
+  const Env env = Env::process();
+  snapshot_dir_ = resolve_snapshot_dir(options_.snapshot_dir, env);
+  const int keep = options_.snapshot_keep
+                       ? *options_.snapshot_keep
+                       : static_cast<int>(config::get_int(env, "MYRIAD_SNAPSHOT_KEEP", kDefaultSnapshotKeep,
+                                                          1, INT32_MAX));
+  const int replicas = options_.replicas
+                           ? *options_.replicas
+                           : static_cast<int>(config::get_int(env, "MYRIAD_CKPT_REPLICAS", 0, 0, 1));
+  if (keep < 1) raise(ErrorCode::InvalidArgument, "snapshot_keep must be >= 1, not {}", keep);
+  if (replicas < 0 || replicas > 1)
+    raise(ErrorCode::InvalidArgument, "replicas must be 0 or 1, not {}", replicas);
+  if (!snapshot_dir_.empty()) tier_ = std::make_unique<MemoryTier>(snapshot_dir_, keep, rank_);
   persist_comm_ = comm->split(0, rank_);
   control_comm_ = comm->split(0, rank_);
 
@@ -132,6 +152,11 @@ Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptio
   }
   control_comm_->broadcast(TensorView{id, sizeof(id), DType::U8})->wait();
   run_id_ = id;
+  // Every rank learns every rank's node and memory tier: the buddies and
+  // the manifest broadcast depend on them.
+  setup_memory(exchange_reports(*control_comm_, json{{"node", comm->node()},
+                                                     {"memory", tier_ != nullptr},
+                                                     {"replicate", tier_ != nullptr && replicas > 0}}));
 }
 
 Checkpointer::~Checkpointer() {
@@ -155,6 +180,7 @@ void Checkpointer::wait_all() {
 LoadResult Checkpointer::load(State& state, const std::string& dir, LoadOptions options) {
   join_and_surface();
   options.rank = rank_;
+  if (!options.snapshot_dir) options.snapshot_dir = snapshot_dir_;
   return load_checkpoint(state, dir, options);
 }
 
@@ -183,11 +209,13 @@ SaveHandle Checkpointer::save(const State& state, const std::string& dir, uint64
   // Never two persists at once: wait for the previous one (and report its
   // error if nobody has seen it yet).
   join_and_surface();
+  if (tier_ != nullptr && spare_.mapped()) tier_->adopt(std::move(spare_));
 
   Snapshot snapshot;
   std::exception_ptr caller_error;
   try {
-    snapshot = Snapshot::take(state, step, rank_, size_, options_.chunk_bytes, std::move(spare_));
+    snapshot = Snapshot::take(state, step, rank_, size_, options_.chunk_bytes,
+                              [&](size_t bytes) { return snapshot_buffer(step, bytes); });
     snapshot.metadata = metadata;
   } catch (const Error&) {
     caller_error = std::current_exception();
@@ -252,8 +280,6 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
       report = failure_report(e.what());
     }
   }
-  spare_ = std::move(snapshot.buffer);  // read by save() only after joining this thread
-
   std::exception_ptr result;
   try {
     // The agreement: every rank learns whether every shard is durable.
@@ -269,17 +295,19 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
             rank_, step, dir, failures);
     }
     std::exception_ptr commit_error;
-    int64_t outcome = 0;
+    int64_t outcome[2] = {0, 0};  // 0 or 1 (failed), then the manifest's length when memory wants it
+    std::string manifest_text;
     if (rank_ == 0) {
       try {
         Manifest manifest = merge_reports(reports, snapshot, run_id_);
         commit_step(manifest, CommitPaths{dir, tmp_dir, run_id_});
+        if (any_memory_) manifest_text = manifest_to_text(manifest);
         MYRIAD_LOG_INFO("checkpoint: committed step {} of {} ({} ranks, {} bytes)", step, dir, size_,
                         manifest.total_bytes());
       } catch (const std::exception& e) {
         MYRIAD_LOG_ERROR("checkpoint: step {} of {} not committed: {}", step, dir, e.what());
         commit_error = std::current_exception();
-        outcome = 1;
+        outcome[0] = 1;
       }
       if (!commit_error) {
         try {
@@ -293,16 +321,27 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
     }
     // Rank 0 tells everyone the outcome, so that no rank's save completes
     // before its step is committed.
-    persist_comm_->broadcast(TensorView{&outcome, 1, DType::I64})->wait();
+    outcome[1] = static_cast<int64_t>(manifest_text.size());
+    persist_comm_->broadcast(TensorView{outcome, 2, DType::I64})->wait();
     if (commit_error) std::rethrow_exception(commit_error);
-    if (outcome != 0) {
+    if (outcome[0] != 0) {
       raise(ErrorCode::Io,
             "rank {}: step {} of {} not committed: rank 0 could not commit it (its log says why)", rank_,
             step, dir);
     }
+    // Then the committed manifest, for the memory tiers: only after the
+    // commit may a step in memory look usable.
+    if (outcome[1] > 0) {
+      manifest_text.resize(static_cast<size_t>(outcome[1]));
+      persist_comm_->broadcast(TensorView{manifest_text.data(), manifest_text.size(), DType::U8})->wait();
+      std::string error = keep_in_memory(snapshot, manifest_text);
+      std::lock_guard lock(status->mutex);
+      status->replication_error = std::move(error);
+    }
   } catch (...) {
     result = std::current_exception();
   }
+  spare_ = std::move(snapshot.buffer);  // read by save() only after joining this thread
   status->finish(result);
 }
 

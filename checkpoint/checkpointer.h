@@ -28,6 +28,16 @@
 // it. A collective failure (a dead peer) breaks the private communicators
 // for good; build a new Checkpointer.
 //
+// Memory tier and buddies: with a snapshot directory (MYRIAD_SNAPSHOT_DIR,
+// set by the node's agent) the snapshot is taken straight into a file there
+// (checkpoint/memory_tier.h), each rank writes the committed manifest next
+// to it, and with replicas = 1 each rank then sends its snapshot to its
+// buddy on another node (checkpoint/replication.h); load() reads memory,
+// then the buddy's copy, then disk. A failed replication is a warning and
+// SaveHandle::replication_error(), never a failed save: the step is
+// committed on disk by then. A memory tier that cannot hold a snapshot
+// (tmpfs full) is a warning; the snapshot is then taken into process memory.
+//
 // Thread-safety: one thread uses a Checkpointer (as one thread issues a
 // rank's collectives); SaveHandle methods are safe from any thread. The
 // destructor waits for a running persist (the peers are waiting for this
@@ -36,6 +46,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -44,8 +55,11 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "checkpoint/memory_tier.h"
 #include "checkpoint/reader.h"
+#include "checkpoint/replication.h"
 #include "checkpoint/snapshot.h"
 #include "checkpoint/state.h"
 #include "collectives/communicator.h"
@@ -57,6 +71,10 @@ struct CheckpointerOptions {
   bool skip_if_busy = false;  // a save while a persist runs is skipped instead of waiting
   uint64_t chunk_bytes = kDefaultChunkBytes;
   std::string run_id{};  // names temporary files; empty: MYRIAD_RUN_ID, else chosen by rank 0
+  // The node's snapshot directory; nullopt: MYRIAD_SNAPSHOT_DIR; "": no memory tier.
+  std::optional<std::string> snapshot_dir{};
+  std::optional<int> snapshot_keep{};  // steps kept in memory per rank (>= 1); nullopt: MYRIAD_SNAPSHOT_KEEP
+  std::optional<int> replicas{};       // 0 or 1 buddy copies; nullopt: MYRIAD_CKPT_REPLICAS
 };
 
 class SaveHandle {
@@ -72,6 +90,9 @@ class SaveHandle {
   uint64_t step() const;
   // Seconds the caller was blocked in save() (the snapshot).
   double blocking_seconds() const;
+  // After wait(): why this rank's buddy replication failed; "" when it
+  // succeeded or was not asked for.
+  std::string replication_error() const;
 
  private:
   friend class Checkpointer;
@@ -97,6 +118,12 @@ class Checkpointer {
   LoadResult load(State& state, const std::string& dir, LoadOptions options = {});
 
   const std::string& run_id() const { return run_id_; }
+  // The node's snapshot directory ("" without a memory tier).
+  const std::string& snapshot_dir() const { return snapshot_dir_; }
+  // Bytes of snapshots and replicas in this node's snapshot directory.
+  uint64_t memory_bytes() const;
+  // Saves whose buddy replication failed on this rank.
+  int replication_failures() const { return replication_failures_.load(); }
   int rank() const { return rank_; }
   int size() const { return size_; }
 
@@ -106,6 +133,12 @@ class Checkpointer {
   void persist(Snapshot snapshot, std::string dir, std::shared_ptr<SaveHandle::Status> status,
                std::exception_ptr caller_error);
   void join_and_surface();
+  // Memory tier (checkpointer_memory.cc): set up from every rank's node and
+  // settings; a buffer for take(); after the commit, the manifest into
+  // memory and the replicas (returns the replication's error, "" if none).
+  void setup_memory(const std::vector<nlohmann::json>& infos);
+  SnapshotBuffer snapshot_buffer(uint64_t step, size_t bytes);
+  std::string keep_in_memory(const Snapshot& snapshot, const std::string& manifest_text);
 
   std::shared_ptr<Communicator> persist_comm_;  // used by the background thread only
   std::shared_ptr<Communicator> control_comm_;  // used by the caller's thread only
@@ -116,6 +149,11 @@ class Checkpointer {
   std::thread worker_;
   std::shared_ptr<SaveHandle::Status> last_;
   SnapshotBuffer spare_;  // the previous snapshot's buffer, handed back by the worker before it ends
+  std::string snapshot_dir_;
+  std::unique_ptr<MemoryTier> tier_;  // null without a snapshot directory
+  BuddyPlan buddies_;
+  bool any_memory_ = false;  // some rank keeps snapshots in memory: rank 0 broadcasts the manifest
+  std::atomic<int> replication_failures_{0};
 };
 
 }  // namespace myriad::checkpoint

@@ -3,12 +3,15 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
 
+#include "checkpoint/chunk_sources.h"
 #include "checkpoint/file_io.h"
 #include "checkpoint/format.h"
+#include "checkpoint/memory_tier.h"
 #include "runtime/error.h"
 #include "runtime/logging.h"
 
@@ -22,42 +25,30 @@ std::string step_path(const std::string& dir, uint64_t step) {
   return dir + "/" + step_dir_name(step);
 }
 
-// Reads the chunk of tensor `t` into `out` and checks it; Corruption names
-// the file, offset and tensor.
-void read_chunk(const File& file, const ChunkRecord& c, const std::string& tensor, unsigned char* out) {
-  const size_t n = file.pread_some(out, c.bytes, c.offset);
-  if (n != c.bytes) {
-    raise(ErrorCode::Corruption,
-          "{}: offset {}: chunk of tensor '{}' (rows [{}, {})) is truncated: {} of {} bytes present",
-          file.path(), c.offset, tensor, c.row, c.row + c.rows, n, c.bytes);
-  }
-  const uint64_t sum = checksum(out, c.bytes);
-  if (sum != c.xxh3) {
-    raise(ErrorCode::Corruption,
-          "{}: offset {}: checksum mismatch in chunk of tensor '{}' (rows [{}, {}), {} bytes; stored {}, "
-          "computed {})",
-          file.path(), c.offset, tensor, c.row, c.row + c.rows, c.bytes, checksum_hex(c.xxh3),
-          checksum_hex(sum));
+// The manifest of `step` from this node's memory, when it is there and
+// sound; else nullopt (a bad one is a warning and a fallback: the disk has
+// its own copy).
+std::optional<Manifest> memory_manifest(const std::string& snapshot_dir, uint64_t step, int rank,
+                                        std::vector<std::string>& fallbacks) {
+  if (snapshot_dir.empty()) return std::nullopt;
+  const std::string path = memory_step_dir(snapshot_dir, step) + "/" + std::string(kManifestName);
+  if (!path_exists(path)) return std::nullopt;
+  try {
+    Manifest m = parse_manifest(read_text_file(path), path);
+    if (m.step != step)
+      raise(ErrorCode::Corruption, "{}: says step {}, its directory step {}", path, m.step, step);
+    return m;
+  } catch (const Error& e) {
+    MYRIAD_LOG_WARN("checkpoint: rank {}: memory manifest unusable, reading the disk's: {}", rank,
+                    e.message());
+    fallbacks.push_back("memory manifest: " + e.message());
+    return std::nullopt;
   }
 }
 
-class FileCache {
- public:
-  explicit FileCache(std::string step_dir) : step_dir_(std::move(step_dir)) {}
-  const File& get(const std::string& name, const std::string& tensor) {
-    auto it = files_.find(name);
-    if (it != files_.end()) return it->second;
-    const std::string path = step_dir_ + "/" + name;
-    if (!path_exists(path)) {
-      raise(ErrorCode::Corruption, "{}: missing (it holds chunks of tensor '{}')", path, tensor);
-    }
-    return files_.emplace(name, File::open_read(path)).first->second;
-  }
-
- private:
-  std::string step_dir_;
-  std::map<std::string, File> files_;
-};
+double mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1 << 20);
+}
 
 }  // namespace
 
@@ -100,12 +91,19 @@ Manifest read_manifest(const std::string& dir, uint64_t step) {
   return m;
 }
 
-LoadResult load_step(State& state, const std::string& dir, uint64_t step) {
+LoadResult load_step(State& state, const std::string& dir, uint64_t step, const LoadOptions& options) {
   validate_state(state);
-  const Manifest m = read_manifest(dir, step);
+  const auto start = std::chrono::steady_clock::now();
+  const std::string snapshot_dir = resolve_snapshot_dir(options.snapshot_dir, Env::process());
   LoadResult result;
   result.step = step;
-  FileCache files(step_path(dir, step));
+  // Memory and replicas are used only for a step whose manifest is in
+  // memory: without it the step was not committed when they were written.
+  std::optional<Manifest> in_memory = memory_manifest(snapshot_dir, step, options.rank, result.fallbacks);
+  const Manifest m = in_memory ? std::move(*in_memory) : read_manifest(dir, step);
+  ChunkSources files(in_memory ? memory_step_dir(snapshot_dir, step) : "",
+                     in_memory ? replica_step_dir(snapshot_dir, step) : "", step_path(dir, step),
+                     options.rank);
   std::vector<unsigned char> scratch;
   for (TensorEntry& t : state.tensors) {
     const TensorRecord* rec = m.find(t.name);
@@ -130,13 +128,12 @@ LoadResult load_step(State& state, const std::string& dir, uint64_t step) {
         raise(ErrorCode::Corruption, "{}/{}: offset {}: chunk of tensor '{}' has {} bytes for {} rows of {}",
               step_path(dir, step), c.file, c.offset, t.name, c.bytes, c.rows, row_bytes);
       }
-      const File& file = files.get(c.file, t.name);
       if (from == c.row && to == c.row + c.rows) {
         // The whole chunk is ours: read it in place, no extra copy.
-        read_chunk(file, c, t.name, dest + (from - lo) * row_bytes);
+        files.read(c, t.name, dest + (from - lo) * row_bytes);
       } else {
         scratch.resize(c.bytes);
-        read_chunk(file, c, t.name, scratch.data());
+        files.read(c, t.name, scratch.data());
         std::memcpy(dest + (from - lo) * row_bytes, scratch.data() + (from - c.row) * row_bytes,
                     (to - from) * row_bytes);
       }
@@ -149,10 +146,26 @@ LoadResult load_step(State& state, const std::string& dir, uint64_t step) {
     }
   }
   state.values = m.values;
+  result.memory_bytes = files.bytes(Tier::Memory);
+  result.buddy_bytes = files.bytes(Tier::Buddy);
+  result.disk_bytes = files.bytes(Tier::Disk);
+  for (const std::string& f : files.fallbacks()) result.fallbacks.push_back(f);
+  std::string source;
+  for (size_t tier = 0; tier < kTierCount; ++tier) {
+    if (files.bytes(static_cast<Tier>(tier)) == 0) continue;
+    source += (source.empty() ? "" : "+") + std::string(tier_name(static_cast<Tier>(tier)));
+  }
+  result.source = source.empty() ? (in_memory ? "memory" : "disk") : source;
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 
-LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptions& options) {
+LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptions& given) {
+  LoadOptions options = given;
+  options.snapshot_dir = resolve_snapshot_dir(given.snapshot_dir, Env::process());
+  // Steps committed in memory count as much as the disk's: a restarted
+  // worker restores from memory even when the disk lost the step's files.
+  const std::vector<uint64_t> in_memory = memory_steps(*options.snapshot_dir);
   std::optional<uint64_t> target = options.step;
   std::vector<std::string> skipped;
   if (!target) {
@@ -166,22 +179,30 @@ LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptio
       if (!steps.empty()) target = steps.back();
     }
   }
+  if (!options.step && !in_memory.empty() && (!target || in_memory.back() > *target)) {
+    target = in_memory.back();
+  }
   if (!target) raise(ErrorCode::Io, "{}: no committed checkpoint", dir);
 
   std::vector<uint64_t> candidates{*target};
   if (options.fallback) {
     std::vector<uint64_t> steps = list_steps(dir);
-    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
-      if (*it < *target) candidates.push_back(*it);
+    steps.insert(steps.end(), in_memory.begin(), in_memory.end());
+    std::sort(steps.rbegin(), steps.rend());
+    steps.erase(std::unique(steps.begin(), steps.end()), steps.end());
+    for (uint64_t s : steps) {
+      if (s < *target) candidates.push_back(s);
     }
   }
   for (uint64_t step : candidates) {
     try {
-      LoadResult result = load_step(state, dir, step);
+      LoadResult result = load_step(state, dir, step, options);
       result.skipped = skipped;
       MYRIAD_LOG_INFO(
-          "checkpoint: rank {} restored step {} from {} ({}, {} bytes read){}", options.rank, step,
-          result.source, step_path(dir, step), result.bytes_read,
+          "checkpoint: rank {} restored step {} from memory ({:.1f} MiB), buddy ({:.1f} MiB), disk ({:.1f} "
+          "MiB) in {:.3f} s ({}){}",
+          options.rank, step, mib(result.memory_bytes), mib(result.buddy_bytes), mib(result.disk_bytes),
+          result.seconds, step_path(dir, step),
           skipped.empty() ? "" : fmt::format(", after skipping {} newer step(s)", skipped.size()));
       return result;
     } catch (const Error& e) {

@@ -3,7 +3,11 @@
 //
 // Nothing here needs a communicator: each rank reads, with pread, only the
 // chunks that overlap the rows it holds, and verifies each chunk's XXH3-64
-// before its bytes are used. Any number of ranks (M) may load a step saved
+// before its bytes are used. With a snapshot directory (the memory tier,
+// checkpoint/memory_tier.h) a chunk is read from this node's memory, else
+// from a buddy replica kept on this node, else from disk; a copy that fails
+// its checksum falls through to the next source with a warning. A step
+// committed in memory is loadable even when the disk lacks it. Any number of ranks (M) may load a step saved
 // by N ranks, for sharded (even, uneven) and replicated tensors.
 //
 // Errors: Error(Corruption) for a checksum mismatch, a truncated file, a
@@ -47,19 +51,32 @@ struct LoadOptions {
   // logging each skipped step and why.
   bool fallback = false;
   int rank = 0;  // for the log lines only
+  // The node's snapshot directory: nullopt reads MYRIAD_SNAPSHOT_DIR; ""
+  // reads the disk only.
+  std::optional<std::string> snapshot_dir{};
 };
 
 struct LoadResult {
   uint64_t step = 0;
-  std::string source = "disk";       // where the bytes came from
+  // Where the bytes came from: "memory", "buddy", "disk", or a '+'-joined
+  // mix in that order ("memory+disk"); with no bytes, the manifest's source.
+  std::string source = "disk";
   std::vector<std::string> skipped;  // "step N: reason", newest first
-  uint64_t bytes_read = 0;
+  uint64_t bytes_read = 0;           // from all sources
+  uint64_t memory_bytes = 0;         // from this node's snapshots
+  uint64_t buddy_bytes = 0;          // from replicas kept on this node
+  uint64_t disk_bytes = 0;
+  // Copies present but unusable ("memory copy: <path>: offset <o>: ..."):
+  // the chunk was read from the next source.
+  std::vector<std::string> fallbacks;
+  double seconds = 0;
 };
 
 LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptions& options = {});
 
-// Loads one step without fallback (the step must exist).
-LoadResult load_step(State& state, const std::string& dir, uint64_t step);
+// Loads one step without fallback (the step must exist on disk or be
+// committed in memory); options.step and options.fallback are not used.
+LoadResult load_step(State& state, const std::string& dir, uint64_t step, const LoadOptions& options = {});
 
 struct VerifyResult {
   uint64_t step = 0;

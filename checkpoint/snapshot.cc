@@ -1,7 +1,11 @@
 #include "checkpoint/snapshot.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <xxhash.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include <algorithm>
@@ -18,14 +22,87 @@ constexpr uint64_t kHashBlockBytes = 256 << 10;
 
 }  // namespace
 
+SnapshotBuffer::~SnapshotBuffer() {
+  release();
+}
+
+SnapshotBuffer::SnapshotBuffer(SnapshotBuffer&& other) noexcept
+    : data_(other.data_),
+      size_(other.size_),
+      capacity_(other.capacity_),
+      fd_(other.fd_),
+      path_(std::move(other.path_)) {
+  other.data_ = nullptr;
+  other.size_ = other.capacity_ = 0;
+  other.fd_ = -1;
+}
+
+SnapshotBuffer& SnapshotBuffer::operator=(SnapshotBuffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = other.data_;
+    size_ = other.size_;
+    capacity_ = other.capacity_;
+    fd_ = other.fd_;
+    path_ = std::move(other.path_);
+    other.data_ = nullptr;
+    other.size_ = other.capacity_ = 0;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+void SnapshotBuffer::release() noexcept {
+  if (fd_ >= 0) {
+    if (data_ != nullptr) ::munmap(data_, capacity_);
+    ::close(fd_);
+  } else {
+    std::free(data_);
+  }
+  data_ = nullptr;
+  size_ = capacity_ = 0;
+  fd_ = -1;
+}
+
+SnapshotBuffer SnapshotBuffer::map_file(int fd, std::string path, size_t bytes) {
+  SnapshotBuffer buffer;
+  buffer.fd_ = fd;
+  buffer.path_ = std::move(path);
+  buffer.resize(bytes);
+  return buffer;
+}
+
 void SnapshotBuffer::resize(size_t bytes) {
+  const size_t capacity = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
+  if (fd_ >= 0) {
+    // Size the file first, then allocate its blocks: on tmpfs a store into a
+    // mapped page that has no block behind it is a SIGBUS, not an error.
+    if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) raise_errno(errno, "resize " + path_);
+    if (bytes > 0) {
+      if (int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes)); err != 0) {
+        raise_errno(err, fmt::format("allocate {} bytes for {}", bytes, path_));
+      }
+    }
+    if (bytes > capacity_ || data_ == nullptr) {
+      if (data_ != nullptr) ::munmap(data_, capacity_);
+      data_ = nullptr;
+      capacity_ = 0;
+      void* p = ::mmap(nullptr, std::max<size_t>(capacity, kBufferAlignment), PROT_READ | PROT_WRITE,
+                       MAP_SHARED, fd_, 0);
+      if (p == MAP_FAILED) raise_errno(errno, "map " + path_);
+      data_ = static_cast<unsigned char*>(p);
+      capacity_ = std::max<size_t>(capacity, kBufferAlignment);
+    }
+    size_ = bytes;
+    return;
+  }
   if (bytes > capacity_) {
     // Page-aligned so that the persist can write it with O_DIRECT; not
     // zeroed: the copy writes every byte.
-    const size_t capacity = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
     void* p = std::aligned_alloc(kBufferAlignment, capacity);
     if (p == nullptr) raise(ErrorCode::Io, "cannot allocate a {}-byte snapshot buffer", capacity);
-    data_.reset(static_cast<unsigned char*>(p));
+    std::free(data_);
+    data_ = static_cast<unsigned char*>(p);
     capacity_ = capacity;
   }
   size_ = bytes;
@@ -33,6 +110,14 @@ void SnapshotBuffer::resize(size_t bytes) {
 
 Snapshot Snapshot::take(const State& state, uint64_t step, int rank, int world_size, uint64_t chunk_bytes,
                         SnapshotBuffer reuse) {
+  return take(state, step, rank, world_size, chunk_bytes, [&reuse](size_t bytes) {
+    reuse.resize(bytes);
+    return std::move(reuse);
+  });
+}
+
+Snapshot Snapshot::take(const State& state, uint64_t step, int rank, int world_size, uint64_t chunk_bytes,
+                        const BufferSource& source) {
   validate_state(state);
   Snapshot snap;
   snap.step = step;
@@ -67,8 +152,8 @@ Snapshot Snapshot::take(const State& state, uint64_t step, int rank, int world_s
     snap.tensors.push_back(std::move(record));
   }
 
-  snap.buffer = std::move(reuse);
-  snap.buffer.resize(end);
+  snap.buffer = source(end);
+  MYRIAD_CHECK(snap.buffer.size() == end);
   unsigned char* out = snap.buffer.data();
   uint64_t at = kHeaderBytes;
   std::memset(out, 0, kHeaderBytes);

@@ -7,10 +7,15 @@
 // header and the checksums. A Snapshot owns its buffer; it is not
 // thread-safe, and is handed from the caller's thread to the persist thread
 // once.
+//
+// The buffer is process memory, or a shared file mapping (the memory tier,
+// checkpoint/memory_tier.h): then the snapshot's bytes live in a file of the
+// node's snapshot directory and outlive this process.
 #pragma once
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,24 +32,50 @@ inline constexpr uint64_t kDefaultChunkBytes = 16ull << 20;
 
 // A byte buffer that is reused from save to save: the first touch of fresh
 // pages costs more than the copy itself, and it would land on the caller.
+// Either page-aligned process memory or a shared, read-write mapping of a
+// file (map_file); moving it keeps the pages, destroying it frees or unmaps
+// them (a mapped file itself stays).
 class SnapshotBuffer {
  public:
   static constexpr size_t kBufferAlignment = 4096;  // O_DIRECT's requirement on Linux block devices
 
-  unsigned char* data() { return data_.get(); }
-  const unsigned char* data() const { return data_.get(); }
+  SnapshotBuffer() = default;
+  ~SnapshotBuffer();
+  SnapshotBuffer(SnapshotBuffer&& other) noexcept;
+  SnapshotBuffer& operator=(SnapshotBuffer&& other) noexcept;
+  SnapshotBuffer(const SnapshotBuffer&) = delete;
+  SnapshotBuffer& operator=(const SnapshotBuffer&) = delete;
+
+  // Maps the open file `fd` (ownership taken; closed by the destructor),
+  // sized to `bytes` with its blocks allocated, so that a store into the
+  // mapping never faults for want of space. Throws Error(Io) naming `path`.
+  static SnapshotBuffer map_file(int fd, std::string path, size_t bytes);
+
+  unsigned char* data() { return data_; }
+  const unsigned char* data() const { return data_; }
   size_t size() const { return size_; }
-  // Makes room for `bytes` (keeping the allocation when it is large enough).
+  bool mapped() const { return fd_ >= 0; }
+  // The mapped file's path ("" for process memory) and descriptor (-1).
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  // After the file was renamed.
+  void set_path(std::string path) { path_ = std::move(path); }
+  // Makes room for `bytes` (keeping the allocation or mapping when it is
+  // large enough); a mapped file is resized and its blocks allocated.
   void resize(size_t bytes);
 
  private:
-  struct Free {
-    void operator()(unsigned char* p) const { std::free(p); }
-  };
-  std::unique_ptr<unsigned char, Free> data_;
+  void release() noexcept;
+
+  unsigned char* data_ = nullptr;
   size_t size_ = 0;
-  size_t capacity_ = 0;
+  size_t capacity_ = 0;  // allocation or mapping length
+  int fd_ = -1;
+  std::string path_;
 };
+
+// Gives take() a buffer of exactly `bytes`.
+using BufferSource = std::function<SnapshotBuffer(size_t bytes)>;
 
 struct Snapshot {
   uint64_t step = 0;
@@ -61,6 +92,9 @@ struct Snapshot {
   // `reuse` (which becomes this snapshot's buffer).
   static Snapshot take(const State& state, uint64_t step, int rank, int world_size, uint64_t chunk_bytes,
                        SnapshotBuffer reuse);
+  // The same, with the buffer from `source` (called once the size is known).
+  static Snapshot take(const State& state, uint64_t step, int rank, int world_size, uint64_t chunk_bytes,
+                       const BufferSource& source);
   // Writes the header and computes the chunk and file checksums.
   void seal();
 };
