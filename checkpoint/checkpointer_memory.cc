@@ -78,9 +78,8 @@ std::string Checkpointer::keep_in_memory(const Snapshot& snapshot, const std::st
   }
   if (tier_ != nullptr) {
     const MemoryUsage usage = memory_usage(snapshot_dir_);
-    MYRIAD_LOG_INFO(
-        "checkpoint: rank {}: snapshot memory on this node: {} steps, {} replica steps, {:.1f} MiB", rank_,
-        usage.steps, usage.replica_steps, static_cast<double>(usage.bytes) / (1 << 20));
+    MYRIAD_LOG_INFO("checkpoint: rank {}: snapshot memory on this node: {} steps, {} replica steps, {}",
+                    rank_, usage.steps, usage.replica_steps, size_text(usage.bytes));
   }
   return error;
 }

@@ -123,6 +123,18 @@ std::string resolve_snapshot_dir(const std::optional<std::string>& configured, c
   return config::get_string(env, "MYRIAD_SNAPSHOT_DIR").value_or("");
 }
 
+std::string size_text(uint64_t bytes) {
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", value, kUnits[unit]);
+}
+
 MemoryUsage memory_usage(const std::string& snapshot_dir) {
   MemoryUsage usage;
   if (snapshot_dir.empty()) return usage;

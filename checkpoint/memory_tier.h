@@ -47,6 +47,9 @@ std::vector<uint64_t> memory_steps(const std::string& snapshot_dir);
 // `configured` when set; else MYRIAD_SNAPSHOT_DIR; "" means no memory tier.
 std::string resolve_snapshot_dir(const std::optional<std::string>& configured, const Env& env);
 
+// A size for log lines: "64 B", "730.0 KiB", "1.5 MiB", "2.0 GiB".
+std::string size_text(uint64_t bytes);
+
 struct MemoryUsage {
   uint64_t bytes = 0;     // sizes of every file: own snapshots, replicas, manifests
   int steps = 0;          // step directories of this node's ranks

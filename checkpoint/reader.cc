@@ -46,10 +46,6 @@ std::optional<Manifest> memory_manifest(const std::string& snapshot_dir, uint64_
   }
 }
 
-double mib(uint64_t bytes) {
-  return static_cast<double>(bytes) / (1 << 20);
-}
-
 }  // namespace
 
 std::vector<uint64_t> list_steps(const std::string& dir) {
@@ -199,10 +195,9 @@ LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptio
       LoadResult result = load_step(state, dir, step, options);
       result.skipped = skipped;
       MYRIAD_LOG_INFO(
-          "checkpoint: rank {} restored step {} from memory ({:.1f} MiB), buddy ({:.1f} MiB), disk ({:.1f} "
-          "MiB) in {:.3f} s ({}){}",
-          options.rank, step, mib(result.memory_bytes), mib(result.buddy_bytes), mib(result.disk_bytes),
-          result.seconds, step_path(dir, step),
+          "checkpoint: rank {} restored step {} from memory ({}), buddy ({}), disk ({}) in {:.3f} s ({}){}",
+          options.rank, step, size_text(result.memory_bytes), size_text(result.buddy_bytes),
+          size_text(result.disk_bytes), result.seconds, step_path(dir, step),
           skipped.empty() ? "" : fmt::format(", after skipping {} newer step(s)", skipped.size()));
       return result;
     } catch (const Error& e) {

@@ -209,6 +209,39 @@ TEST(MemoryTierTest, ALostNodesRanksRestoreFromTheBuddyCopiesOnASurvivingNode) {
   EXPECT_TRUE(shrunk.all_succeeded()) << shrunk.describe();
 }
 
+TEST(MemoryTierTest, AFailedReplicationIsReportedAndTheStepStaysCommitted) {
+  TempDir dir;
+  ShmDir shm;
+  const auto specs = mixed_specs();
+  // Node n1 cannot keep replicas: its replicas area is a plain file.
+  fs::create_directories(shm.node("n1"));
+  std::ofstream(shm.node("n1") + "/" + std::string(checkpoint::kReplicasName)) << "in the way";
+  WorldResult saved = run_world(Layout::blocks(2, 1), [&](Rank& r) {
+    Checkpointer ck(r.comm, {.snapshot_dir = node_dir(shm, r), .replicas = 1});
+    OwnedState owned(specs, r.rank, r.size, 8, true);
+    checkpoint::SaveHandle h;
+    try {
+      h = ck.save(owned.state(), dir.path(), 8);
+      h.wait();
+    } catch (const Error& e) {
+      r.report(e.what());
+      return kRankSaveFailed;
+    }
+    const std::string error = h.replication_error();
+    const bool want_failure = r.rank == 1;  // the receiver of rank 0's replica
+    if (want_failure != !error.empty() || ck.replication_failures() != (want_failure ? 1 : 0) ||
+        (want_failure && !contains(error, "replica of rank 0 not kept"))) {
+      r.report(fmt::format("replication error '{}', {} failures", error, ck.replication_failures()));
+      return kRankUnexpected;
+    }
+    return kRankOk;
+  });
+  ASSERT_TRUE(saved.all_succeeded()) << saved.describe();
+  EXPECT_TRUE(checkpoint::verify_step(dir.path(), 8).ok());
+  EXPECT_EQ(checkpoint::latest_step(dir.path()), 8u);
+  EXPECT_EQ(load_and_compare(dir.path(), specs, 8, 8), "");
+}
+
 TEST(MemoryTierTest, MemoryKeepsExactlyTheLastKStepsAndReportsTheirBytes) {
   TempDir dir;
   ShmDir shm;
