@@ -133,7 +133,7 @@ GoodputReport summarize(const std::vector<json>& unsorted) {
         gen.cause = e->value("cause", std::string(gen.failed ? "unknown" : ""));
       }
       if (gen.failed) gen.fault = std::min(gen.fault.value_or(t), number(*e, "fault_t", t));
-      if (e->contains("last_step")) {
+      if (e->contains("last_step") && e->at("last_step").is_number()) {
         gen.last_step = std::max(gen.last_step.value_or(0), e->value("last_step", int64_t{0}));
       }
     } else if (name == "workers_stopped") {

@@ -23,10 +23,8 @@ constexpr MpirunSpelling kMpirunSpellings[] = {
 // One entry per subcommand: a new one is one line here and one file.
 using AddCommand = CommandMain (*)(CLI::App&);
 constexpr std::pair<std::string_view, AddCommand> kSubcommands[] = {
-    {"run", add_run_command},
-    {"store", add_store_command},
-    {"ckpt", add_ckpt_command},
-    {"bench", add_bench_command},
+    {"run", add_run_command},     {"store", add_store_command}, {"ckpt", add_ckpt_command},
+    {"bench", add_bench_command}, {"agent", add_agent_command},
 };
 
 bool takes_value(const CLI::App& sub, std::string_view token) {

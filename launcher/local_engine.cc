@@ -1,49 +1,100 @@
 #include "launcher/local_engine.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "launcher/command_line.h"
+#include "launcher/job_files.h"
+#include "launcher/job_report.h"
+#include "runtime/error.h"
+#include "runtime/event_log.h"
 
 namespace myriad::launcher {
 namespace {
 
-RankPlace local_place(const RunPlan& plan, int rank) {
-  return RankPlace{.rank = rank,
-                   .world_size = plan.world_size,
-                   .local_rank = rank,
-                   .local_world_size = plan.world_size,
-                   .group_rank = 0};
+std::string self_executable() {
+  char path[PATH_MAX + 1] = {};
+  ssize_t n = ::readlink("/proc/self/exe", path, PATH_MAX);
+  if (n <= 0) raise_errno(errno, "readlink /proc/self/exe (the myriad binary, to start the agents)");
+  return std::string(path, static_cast<size_t>(n));
+}
+
+std::string node_id(const RunPlan& plan, int node) {
+  if (plan.max_nodes > 1) return fmt::format("node-{}", node);
+  char name[HOST_NAME_MAX + 1] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+std::string ms(std::chrono::milliseconds d) {
+  return fmt::format("{}ms", d.count());
 }
 
 EnvVars rank_env(const RunPlan& plan, const EnvVars& job_vars, int rank) {
   EnvVars vars = job_vars;
-  EnvVars place = rank_variables(local_place(plan, rank));
+  int local = rank % plan.nproc_per_node;
+  EnvVars place = rank_variables(RankPlace{.rank = rank,
+                                           .world_size = plan.world_size,
+                                           .local_rank = local,
+                                           .local_world_size = plan.nproc_per_node,
+                                           .group_rank = rank / plan.nproc_per_node});
   vars.insert(vars.end(), place.begin(), place.end());
+  vars.emplace_back("MYRIAD_NODE_ID", node_id(plan, rank / plan.nproc_per_node));
   return vars;
 }
 
 }  // namespace
 
-std::vector<ChildSpec> local_children(const RunPlan& plan, const EnvVars& job_vars, char** base_environ) {
-  std::vector<ChildSpec> children;
-  children.reserve(static_cast<size_t>(plan.world_size));
-  for (int rank = 0; rank < plan.world_size; ++rank) {
-    ChildSpec child;
-    child.spawn.label = fmt::format("rank {}", rank);
-    child.spawn.path = plan.program_path;
-    child.spawn.argv = plan.argv;
-    child.spawn.environ = compose_environ(base_environ, rank_env(plan, job_vars, rank));
-    child.capture_output = true;
-    if (plan.tag_output) child.prefix = fmt::format("[rank {}] ", rank);
-    if (!plan.log_dir.empty()) child.log_path = fmt::format("{}/rank-{}.log", plan.log_dir, rank);
-    children.push_back(std::move(child));
+std::vector<ChildSpec> agent_children(const RunPlan& plan, const JobEnv& job, const EnvVars& job_vars,
+                                      const std::string& events_path) {
+  std::string self = self_executable();
+  std::vector<ChildSpec> agents;
+  for (int node = 0; node < plan.max_nodes; ++node) {
+    std::vector<std::string> argv{self,
+                                  "agent",
+                                  "--rdzv-endpoint",
+                                  job.store.to_string(),
+                                  "--rdzv-id",
+                                  job.run_id,
+                                  "--nnodes",
+                                  fmt::format("{}:{}", plan.min_nodes, plan.max_nodes),
+                                  "--nproc-per-node",
+                                  std::to_string(plan.nproc_per_node),
+                                  "--max-restarts",
+                                  std::to_string(plan.max_restarts),
+                                  "--monitor-interval",
+                                  ms(plan.elastic_times.monitor_interval),
+                                  "--heartbeat-timeout",
+                                  ms(plan.elastic_times.heartbeat_timeout),
+                                  "--join-timeout",
+                                  ms(plan.elastic_times.join_timeout),
+                                  "--grace-period",
+                                  ms(plan.supervision.grace_period),
+                                  "--node-id",
+                                  node_id(plan, node),
+                                  "--events",
+                                  events_path};
+    if (!plan.log_dir.empty()) argv.insert(argv.end(), {"--log-dir", plan.log_dir});
+    if (!plan.tag_output) argv.push_back("--no-tag-output");
+    argv.insert(argv.end(), plan.argv.begin(), plan.argv.end());
+    ChildSpec agent;
+    agent.spawn.label = fmt::format("agent {}", node_id(plan, node));
+    agent.spawn.path = self;
+    agent.spawn.argv = std::move(argv);
+    // The job's variables (store, token, run id) and the user's reach the ranks through their agent.
+    agent.spawn.environ = compose_environ(::environ, job_vars);
+    agent.capture_output = false;
+    agents.push_back(std::move(agent));
   }
-  return children;
+  return agents;
 }
 
 std::string describe_local(const RunPlan& plan, const EnvVars& job_vars) {
   std::string out = fmt::format("# local engine: {} rank(s) on this machine", plan.world_size);
+  if (plan.max_nodes > 1) out += fmt::format(", {} node(s) of {}", plan.max_nodes, plan.nproc_per_node);
   if (!plan.log_dir.empty()) out += fmt::format(", logs in {}/rank-N.log", plan.log_dir);
   out += '\n';
   for (int rank = 0; rank < plan.world_size; ++rank) {
@@ -55,9 +106,35 @@ std::string describe_local(const RunPlan& plan, const EnvVars& job_vars) {
   return out;
 }
 
-int run_local(const RunPlan& plan, const EnvVars& job_vars) {
-  Supervisor supervisor(plan.supervision);
-  return supervisor.run(local_children(plan, job_vars, ::environ));
+int run_local(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job) {
+  std::string temp_dir = job_temp_dir(job.run_id);
+  if (::mkdir(temp_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    raise_errno(errno, fmt::format("cannot create the job's directory '{}'", temp_dir));
+  }
+  std::string events_path =
+      plan.log_dir.empty() ? temp_dir + "/events.jsonl" : plan.log_dir + "/events.jsonl";
+  // Events of an earlier job in the same --log-dir are not this one's.
+  if (int fd = ::open(events_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); fd >= 0)
+    ::close(fd);
+  EventLog events(events_path);
+  events.append(nlohmann::json{{"event", "job_start"},
+                               {"run_id", job.run_id},
+                               {"nodes", plan.max_nodes},
+                               {"nproc_per_node", plan.nproc_per_node},
+                               {"max_restarts", plan.max_restarts}});
+  SupervisorOptions options = plan.supervision;
+  options.stop_on_failure = false;
+  options.report_exits = false;
+  options.grace_period += kAgentGraceMargin;
+  Supervisor supervisor(options);
+  int code = supervisor.run(agent_children(plan, job, job_vars, events_path));
+  int exit_code = report_job(JobEnd{.plan = &plan,
+                                    .job = &job,
+                                    .events_path = events_path,
+                                    .supervisor_code = code,
+                                    .received_signal = supervisor.received_signal(),
+                                    .failed_agent = supervisor.first_failure()});
+  return exit_code;
 }
 
 }  // namespace myriad::launcher

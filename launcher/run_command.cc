@@ -19,14 +19,19 @@ namespace {
 constexpr const char* kRunFooter = R"(
 Every rank gets MYRIAD_RANK, MYRIAD_WORLD_SIZE, MYRIAD_LOCAL_RANK,
 MYRIAD_LOCAL_WORLD_SIZE, MYRIAD_STORE, MYRIAD_TOKEN, MYRIAD_RUN_ID,
-MYRIAD_RESTART_COUNT and torchrun's RANK, WORLD_SIZE, LOCAL_RANK,
-LOCAL_WORLD_SIZE, GROUP_RANK, MASTER_ADDR, MASTER_PORT (under --engine mpi
-the place comes from Open MPI's OMPI_COMM_WORLD_* instead).
+MYRIAD_RESTART_COUNT, MYRIAD_NODE_ID and torchrun's RANK, WORLD_SIZE,
+LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, ROLE_RANK, MASTER_ADDR, MASTER_PORT,
+TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS, TORCHELASTIC_RUN_ID,
+TORCHELASTIC_ERROR_FILE (under --engine mpi the place comes from Open MPI's
+OMPI_COMM_WORLD_* instead). The local engine runs one agent per node
+(--nnodes MIN:MAX emulates MAX nodes on this machine); with --max-restarts a
+failed, hung or lost rank restarts every rank in a new round.
 Exit code: 0, or the first failed rank's code (128+S for signal S), 124 after
 --timeout, 128+S when myriad run itself got signal S, 2 for a usage error.
 Examples:
   myriad run -np 4 ./train
   myriad run -np 8 train.py --epochs 3
+  myriad run --nnodes 2:3 --nproc-per-node 2 --max-restarts 3 train.py
   myriad run -H node1:4,node2:4 ./train       (runs through mpirun))";
 
 // With --dry-run nothing is started: the store's port and the token are not known yet.
@@ -61,8 +66,14 @@ int run_job(const RunOptions& options) {
   if (!plan.log_dir.empty()) make_log_dir(plan.log_dir);
   // Before the store's thread starts, so that it inherits the mask and signals reach the supervisor only.
   Supervisor::block_signals();
-  JobEnv job{
-      .store = {}, .token = make_token(), .run_id = make_run_id(), .restart_count = 0, .user = plan.user_env};
+  // A token and rendezvous id the user gives are kept, so that agents started by hand can join.
+  std::string token = config::get_string(Env::process(), "MYRIAD_TOKEN").value_or("");
+  if (!plan.elastic || token.empty()) token = make_token();
+  JobEnv job{.store = {},
+             .token = token,
+             .run_id = plan.rdzv_id.empty() ? make_run_id() : plan.rdzv_id,
+             .restart_count = 0,
+             .user = plan.user_env};
   // Declared before the store and the engine: its cleanup runs last, after every rank is gone.
   JobFilesGuard files(job.run_id);
   TcpStoreServer store(
@@ -71,7 +82,7 @@ int run_job(const RunOptions& options) {
   MYRIAD_LOG_DEBUG("job {}: store at {} (bound to {}), {} engine, {} rank(s)", job.run_id,
                    job.store.to_string(), store.address(), plan.engine, plan.world_size);
   EnvVars vars = job_variables(job);
-  return plan.engine == "mpi" ? run_mpi(plan, vars) : run_local(plan, vars);
+  return plan.engine == "mpi" ? run_mpi(plan, vars) : run_local(plan, vars, job);
 }
 
 }  // namespace
@@ -79,15 +90,20 @@ int run_job(const RunOptions& options) {
 CommandMain add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   auto nproc = std::make_shared<int>(0);
+  auto nproc_per_node = std::make_shared<int>(0);
   CLI::App* run = app.add_subcommand("run", "Start a job: PROGRAM [ARGS...] on N ranks");
   run->footer(kRunFooter);
   // Everything from PROGRAM on belongs to the program, untouched (its own flags included).
   run->prefix_command();
   run->positionals_at_end(false);
-  CLI::Option* nproc_option =
-      run->add_option("-n,--np,--nproc-per-node", *nproc,
-                      "Number of ranks (mpirun's -np is accepted). With hosts it is the total and defaults "
-                      "to the sum of their slots; otherwise it defaults to 1");
+  CLI::Option* nproc_option = run->add_option(
+      "-n,--np", *nproc,
+      "Number of ranks in all (mpirun's -np is accepted). With hosts it defaults to the sum of "
+      "their slots; otherwise to 1");
+  CLI::Option* per_node_option =
+      run->add_option("--nproc-per-node", *nproc_per_node, "Ranks per node (torchrun's flag)")
+          ->envname("PET_NPROC_PER_NODE");
+  add_elastic_flags(*run, options->elastic);
   run->add_option("-H,--host", options->hosts, "Hosts and slots: host[:slots],... (selects --engine mpi)");
   run->add_option(
       "--hostfile,--machinefile", options->hostfile,
@@ -125,8 +141,9 @@ CommandMain add_run_command(CLI::App& app) {
   run->add_option("--map-by", options->map_by, "mpirun's --map-by (mpi engine)")->default_str("slot");
   run->add_option("--bind-to", options->bind_to, "mpirun's --bind-to (mpi engine)")->default_str("none");
   run->add_option("--mpirun", options->mpirun, "The mpirun to run (mpi engine)")->default_str("mpirun");
-  return [options, run, nproc, nproc_option]() {
+  return [options, run, nproc, nproc_option, nproc_per_node, per_node_option]() {
     if (nproc_option->count() > 0) options->nproc = *nproc;
+    if (per_node_option->count() > 0) options->nproc_per_node = *nproc_per_node;
     options->command = run->remaining();
     return run_job(*options);
   };

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
+#include <tuple>
 
 #include "launcher/program.h"
 #include "runtime/error.h"
@@ -30,6 +32,62 @@ std::chrono::milliseconds duration_flag(const std::string& text, std::string_vie
   return config::parse_duration(text, flag);
 }
 
+void check_count(int value, int max, std::string_view flag) {
+  if (value < 1 || value > max) {
+    raise(ErrorCode::InvalidArgument, "{} {} is out of range: accepted values are 1 to {}", flag, value, max);
+  }
+}
+
+// Ranks and nodes: -np is the total, --nproc-per-node counts per node, --nnodes MIN:MAX the nodes (the
+// local engine emulates MAX of them, one agent each).
+void plan_nodes(const RunOptions& options, RunPlan& plan) {
+  std::tie(plan.min_nodes, plan.max_nodes) = parse_nnodes(options.elastic.nnodes);
+  plan.max_restarts = options.elastic.max_restarts;
+  if (plan.max_restarts < 0) {
+    raise(ErrorCode::InvalidArgument, "--max-restarts {} must not be negative", plan.max_restarts);
+  }
+  plan.elastic = !options.elastic.nnodes.empty() || plan.max_restarts > 0;
+  plan.elastic_times = elastic_times(options.elastic);
+  plan.rdzv_id = options.elastic.rdzv_id;
+  if (plan.engine == "mpi") {
+    if (plan.elastic) {
+      raise(ErrorCode::InvalidArgument,
+            "--nnodes and --max-restarts need the local engine; on several hosts start `myriad agent` on "
+            "each (docs/elastic.md)");
+    }
+    int hosts = std::max<int>(1, static_cast<int>(plan.hosts.size()));
+    int max_size = plan.remote ? kMaxRanksPerNode * hosts : kMaxRanksPerNode;
+    if (options.nproc) check_count(*options.nproc, max_size, "-np");
+    if (options.nproc_per_node) check_count(*options.nproc_per_node, kMaxRanksPerNode, "--nproc-per-node");
+    int default_size = plan.hosts.empty() ? 1 : total_slots(plan.hosts);
+    plan.world_size = options.nproc
+                          ? *options.nproc
+                          : (options.nproc_per_node ? *options.nproc_per_node * hosts : default_size);
+    plan.nproc_per_node = plan.world_size;
+    return;
+  }
+  int nodes = plan.max_nodes;
+  if (options.nproc_per_node) {
+    check_count(*options.nproc_per_node, kMaxRanksPerNode, "--nproc-per-node");
+    plan.nproc_per_node = *options.nproc_per_node;
+    if (options.nproc && *options.nproc != plan.nproc_per_node * nodes) {
+      raise(ErrorCode::InvalidArgument,
+            "-np {} disagrees with --nproc-per-node {} on {} node(s): give one of them", *options.nproc,
+            plan.nproc_per_node, nodes);
+    }
+  } else if (options.nproc) {
+    check_count(*options.nproc, kMaxRanksPerNode, "-np");
+    if (*options.nproc % nodes != 0) {
+      raise(ErrorCode::InvalidArgument,
+            "-np {} does not divide among {} node(s): give --nproc-per-node instead", *options.nproc, nodes);
+    }
+    plan.nproc_per_node = *options.nproc / nodes;
+  } else {
+    plan.nproc_per_node = plan.hosts.empty() ? 1 : total_slots(plan.hosts);
+  }
+  plan.world_size = plan.nproc_per_node * nodes;
+}
+
 }  // namespace
 
 RunPlan make_run_plan(const RunOptions& options, const Env& env) {
@@ -55,13 +113,7 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
           format_host_list(plan.hosts));
   }
 
-  int default_size = plan.hosts.empty() ? 1 : total_slots(plan.hosts);
-  int max_size = plan.remote ? kMaxRanksPerNode * static_cast<int>(plan.hosts.size()) : kMaxRanksPerNode;
-  if (options.nproc && (*options.nproc < 1 || *options.nproc > max_size)) {
-    raise(ErrorCode::InvalidArgument, "-np {} is out of range: accepted values are 1 to {}", *options.nproc,
-          max_size);
-  }
-  plan.world_size = options.nproc.value_or(default_size);
+  plan_nodes(options, plan);
 
   plan.argv = program_argv(options.command, env);
   plan.program_path =
@@ -87,6 +139,19 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
           options.master_port);
   }
   plan.store_port = static_cast<uint16_t>(options.master_port);
+  if (!options.elastic.rdzv_endpoint.empty()) {
+    // The embedded store is the rendezvous endpoint: it listens there (a hand-started agent joins it).
+    HostPort endpoint = parse_host_port(options.elastic.rdzv_endpoint, "--rdzv-endpoint");
+    if (!is_local_host(endpoint.host)) {
+      raise(ErrorCode::InvalidArgument,
+            "--rdzv-endpoint '{}': myriad run hosts the rendezvous store itself, so the host must be this "
+            "machine",
+            options.elastic.rdzv_endpoint);
+    }
+    plan.store_bind_host = endpoint.host;
+    plan.store_advertise_host = options.master_addr.empty() ? endpoint.host : options.master_addr;
+    plan.store_port = endpoint.port;
+  }
   plan.map_by = options.map_by;
   plan.bind_to = options.bind_to;
   return plan;

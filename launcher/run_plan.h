@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "launcher/elastic_flags.h"
 #include "launcher/hostfile.h"
 #include "launcher/job_env.h"
 #include "launcher/supervisor.h"
@@ -30,16 +31,18 @@ inline constexpr std::string_view kDefaultMapBy = "slot";
 inline constexpr std::string_view kDefaultBindTo = "none";
 
 struct RunOptions {
-  std::optional<int> nproc;          // -np / --nproc-per-node; unset: the hosts' slots, else 1
-  std::string hosts;                 // -H
-  std::string hostfile;              // --hostfile
-  std::string engine;                // --engine; empty: local without hosts, mpi with hosts
-  std::string log_dir;               // --log-dir
-  bool tag_output = true;            // --tag-output / --no-tag-output
-  std::string timeout = "0";         // --timeout, a duration; 0: none
-  std::string grace_period = "5s";   // --grace-period
-  std::vector<std::string> exports;  // -x VAR or VAR=VALUE
-  std::vector<std::string> envs;     // --env VAR=VALUE
+  std::optional<int> nproc;           // -np: ranks in all; unset: the hosts' slots, else 1
+  std::optional<int> nproc_per_node;  // --nproc-per-node: ranks per node
+  ElasticFlags elastic;               // --nnodes, --max-restarts, --rdzv-*, ...
+  std::string hosts;                  // -H
+  std::string hostfile;               // --hostfile
+  std::string engine;                 // --engine; empty: local without hosts, mpi with hosts
+  std::string log_dir;                // --log-dir
+  bool tag_output = true;             // --tag-output / --no-tag-output
+  std::string timeout = "0";          // --timeout, a duration; 0: none
+  std::string grace_period = "5s";    // --grace-period
+  std::vector<std::string> exports;   // -x VAR or VAR=VALUE
+  std::vector<std::string> envs;      // --env VAR=VALUE
   bool dry_run = false;
   std::string master_addr;  // --master-addr: the address ranks use to reach the store
   int master_port = 0;      // --master-port; 0: a free port
@@ -51,7 +54,15 @@ struct RunOptions {
 
 struct RunPlan {
   std::string engine;  // "local" or "mpi"
-  int world_size = 1;
+  int world_size = 1;  // at the most nodes
+  // The local engine's nodes (one agent each): MAX of --nnodes are started.
+  int min_nodes = 1;
+  int max_nodes = 1;
+  int nproc_per_node = 1;
+  int max_restarts = 0;
+  bool elastic = false;  // --nnodes or --max-restarts given: the end prints the goodput summary
+  ElasticTimes elastic_times{};
+  std::string rdzv_id;
   std::vector<HostSlots> hosts;   // empty: this machine only
   bool remote = false;            // some host is not this machine
   std::vector<std::string> argv;  // what each rank runs (interpreter first for .py)

@@ -25,15 +25,11 @@ using Clock = std::chrono::steady_clock;
 // pipe open forever.
 constexpr std::chrono::milliseconds kOutputDrainTimeout{1000};
 constexpr size_t kReadChunkBytes = 64 << 10;
+// A line kept for a failure report is cut at this length.
+constexpr size_t kTailLineBytes = 512;
 constexpr int kMaxEvents = 64;
 // Marks the signalfd in epoll data; stream indexes are small.
 constexpr uint64_t kSignalTag = ~uint64_t{0};
-
-template <typename... Args>
-void say(fmt::format_string<Args...> format, Args&&... args) {
-  std::string line = "myriad run: " + fmt::format(format, std::forward<Args>(args)...) + "\n";
-  write_all(STDERR_FILENO, line);
-}
 
 sigset_t supervised_signals() {
   sigset_t set;
@@ -68,16 +64,26 @@ std::string format_duration(std::chrono::milliseconds d) {
 
 }  // namespace
 
+template <typename... Args>
+void Supervisor::say(fmt::format_string<Args...> format, Args&&... args) const {
+  std::string line = options_.name + ": " + fmt::format(format, std::forward<Args>(args)...) + "\n";
+  write_all(STDERR_FILENO, line);
+}
+
 struct Supervisor::Child {
   ChildSpec spec;
   pid_t pid = -1;
   bool running = false;
   UniqueFd log;
+  std::deque<std::string> stderr_tail;  // filled by its stderr stream
 };
 
 struct Supervisor::Stream {
   UniqueFd fd;
   std::unique_ptr<LineForwarder> forwarder;
+  size_t child = 0;
+  bool is_stderr = false;
+  std::string partial;  // stderr only: the line being collected for the tail
 };
 
 void Supervisor::block_signals() {
@@ -110,7 +116,8 @@ void Supervisor::start(std::vector<ChildSpec> specs) {
     child.spec = std::move(spec);
     if (!child.spec.log_path.empty()) {
       child.log.reset(
-          ::open(child.spec.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644));
+          ::open(child.spec.log_path.c_str(),
+                 O_WRONLY | O_CREAT | (child.spec.append_log ? 0 : O_TRUNC) | O_APPEND | O_CLOEXEC, 0644));
       if (!child.log.valid()) {
         raise_errno(
             errno, fmt::format("{}: cannot open log file '{}'", child.spec.spawn.label, child.spec.log_path));
@@ -127,6 +134,8 @@ void Supervisor::start(std::vector<ChildSpec> specs) {
         ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
         Stream& stream = streams_.emplace_back();
         stream.fd.reset(fds[0]);
+        stream.child = children_.size() - 1;
+        stream.is_stderr = i == 1;
         int console = i == 0 ? STDOUT_FILENO : STDERR_FILENO;
         stream.forwarder = std::make_unique<LineForwarder>(child.spec.prefix, console, child.log.get());
         epoll_event event{};
@@ -175,6 +184,10 @@ int Supervisor::run(std::vector<ChildSpec> children) {
   std::optional<Clock::time_point> job_deadline;
   if (options_.timeout.count() > 0) job_deadline = Clock::now() + options_.timeout;
   std::optional<Clock::time_point> drain_deadline;
+  std::optional<Clock::time_point> next_monitor;
+  if (options_.monitor && options_.monitor_interval.count() > 0) {
+    next_monitor = Clock::now() + options_.monitor_interval;
+  }
 
   epoll_event events[kMaxEvents];
   while (running_ > 0 || (open_streams_ > 0 && (!drain_deadline || Clock::now() < *drain_deadline))) {
@@ -183,6 +196,8 @@ int Supervisor::run(std::vector<ChildSpec> children) {
     auto consider = [&next](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
     if (job_deadline && !stopping_) consider(*job_deadline);
     if (stopping_ && !killed_) consider(kill_deadline_);
+    if (killed_ && running_ > 0) consider(killed_at_ + options_.abandon_after);
+    if (next_monitor && !stopping_) consider(*next_monitor);
     if (drain_deadline) consider(*drain_deadline);
 
     int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms(now, next));
@@ -202,11 +217,24 @@ int Supervisor::run(std::vector<ChildSpec> children) {
           format_duration(options_.timeout), running_);
       stop_all(SIGTERM);
     }
+    if (next_monitor && !stopping_ && now >= *next_monitor && running_ > 0) {
+      if (std::optional<std::string> reason = options_.monitor()) {
+        cause_ = Cause::Monitor;
+        monitor_reason_ = *reason;
+        stop_all(SIGTERM);
+      }
+      next_monitor = Clock::now() + options_.monitor_interval;
+    }
     if (stopping_ && !killed_ && now >= kill_deadline_) kill_all();
+    if (killed_ && running_ > 0 && now >= killed_at_ + options_.abandon_after) abandon_rest();
     if (running_ == 0 && !drain_deadline) drain_deadline = Clock::now() + kOutputDrainTimeout;
   }
   for (Stream& stream : streams_) {
     if (stream.fd.valid()) close_stream(stream);
+  }
+  if (first_failure_) {
+    const std::deque<std::string>& tail = children_[first_failure_->index].stderr_tail;
+    first_failure_->stderr_tail.assign(tail.begin(), tail.end());
   }
   return exit_code();
 }
@@ -245,9 +273,25 @@ void Supervisor::reap() {
     ::kill(-child.pid, SIGKILL);
     bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     if (!failed || stopping_) continue;
+    if (options_.report_exits)
+      say("{} (pid {}) {}", child.spec.spawn.label, child.pid, describe_status(status));
+    if (!first_failure_) {
+      // The tail so far: the stream may still hold lines, read before run() returns (the tail is then
+      // renewed).
+      first_failure_ = ChildExit{.index = static_cast<size_t>(&child - children_.data()),
+                                 .label = child.spec.spawn.label,
+                                 .pid = child.pid,
+                                 .code = status_code(status),
+                                 .signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                                 .description = describe_status(status),
+                                 .when = std::chrono::system_clock::now(),
+                                 .stderr_tail = {}};
+      first_failure_->stderr_tail.assign(child.stderr_tail.begin(), child.stderr_tail.end());
+      if (options_.on_first_failure) options_.on_first_failure(*first_failure_);
+    }
+    if (!options_.stop_on_failure) continue;
     cause_ = Cause::ChildFailed;
     cause_code_ = status_code(status);
-    say("{} (pid {}) {}", child.spec.spawn.label, child.pid, describe_status(status));
     if (running_ > 0) {
       say("stopping {} other running process(es) after the failure of {}", running_, child.spec.spawn.label);
     }
@@ -262,13 +306,29 @@ void Supervisor::on_output(size_t stream_index) {
   char buffer[kReadChunkBytes];
   ssize_t n = ::read(stream.fd.get(), buffer, sizeof(buffer));
   if (n > 0) {
-    stream.forwarder->feed(std::string_view(buffer, static_cast<size_t>(n)));
+    std::string_view data(buffer, static_cast<size_t>(n));
+    stream.forwarder->feed(data);
+    if (stream.is_stderr) keep_tail(stream, data);
   } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
     close_stream(stream);
   }
 }
 
+void Supervisor::keep_tail(Stream& stream, std::string_view data) {
+  std::deque<std::string>& tail = children_[stream.child].stderr_tail;
+  for (char c : data) {
+    if (c != '\n') {
+      if (stream.partial.size() < kTailLineBytes) stream.partial += c;
+      continue;
+    }
+    tail.push_back(std::move(stream.partial));
+    stream.partial.clear();
+    if (tail.size() > kStderrTailLines) tail.pop_front();
+  }
+}
+
 void Supervisor::close_stream(Stream& stream) {
+  if (stream.is_stderr && !stream.partial.empty()) keep_tail(stream, "\n");
   stream.forwarder->finish();
   ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, stream.fd.get(), nullptr);
   stream.fd.reset();
@@ -285,6 +345,7 @@ void Supervisor::stop_all(int signal) {
 
 void Supervisor::kill_all() {
   killed_ = true;
+  killed_at_ = Clock::now();
   if (running_ > 0 && Clock::now() >= kill_deadline_) {
     say("{} process(es) still running after the grace period of {}; sending SIGKILL", running_,
         format_duration(options_.grace_period));
@@ -294,12 +355,24 @@ void Supervisor::kill_all() {
   }
 }
 
+void Supervisor::abandon_rest() {
+  for (Child& child : children_) {
+    if (!child.running) continue;
+    say("{} (pid {}) is still running {} after SIGKILL (stuck in the kernel?); abandoning it",
+        child.spec.spawn.label, child.pid, format_duration(options_.abandon_after));
+    abandoned_.push_back(child.pid);
+    child.running = false;
+    --running_;
+  }
+}
+
 int Supervisor::exit_code() const {
   switch (cause_) {
     case Cause::None: return 0;
     case Cause::ChildFailed: return cause_code_;
     case Cause::Signal: return 128 + cause_code_;
     case Cause::Timeout: return kTimeoutExitCode;
+    case Cause::Monitor: return kMonitorExitCode;
   }
   return 1;
 }

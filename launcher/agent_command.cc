@@ -1,0 +1,126 @@
+// `myriad agent`: one node of an elastic job. `myriad run` starts one per
+// node; a user starts one by hand on each node (or as a hot spare) with the
+// job's rendezvous endpoint and token, as with torchrun's multi-node use:
+//
+//   MYRIAD_TOKEN=<token> myriad agent --rdzv-endpoint host:port --rdzv-id job1
+//       --nnodes 2:3 --nproc-per-node 4 train.py        (one command line)
+#include <unistd.h>
+
+#include <climits>
+#include <memory>
+
+#include "launcher/agent.h"
+#include "launcher/commands.h"
+#include "launcher/elastic_flags.h"
+#include "launcher/job_env.h"
+#include "launcher/program.h"
+#include "runtime/config.h"
+#include "runtime/error.h"
+#include "runtime/logging.h"
+
+namespace myriad::launcher {
+namespace {
+
+struct AgentFlags {
+  ElasticFlags elastic;
+  int nproc_per_node = 1;
+  std::string node_id;
+  std::string log_dir;
+  std::string events;
+  std::string grace_period = "5s";
+  bool tag_output = true;
+  std::vector<std::string> envs;
+  std::vector<std::string> command;
+};
+
+std::string host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  ::gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+int run_agent_command(const AgentFlags& flags) {
+  if (!config::get_string(Env::process(), "MYRIAD_LOG_LEVEL")) set_log_level("warn");
+  if (flags.command.empty()) {
+    raise(ErrorCode::InvalidArgument, "no program given: usage is myriad agent [OPTIONS] PROGRAM [ARGS...]");
+  }
+  Env env = Env::process();
+  AgentOptions options;
+  std::string endpoint = flags.elastic.rdzv_endpoint;
+  if (endpoint.empty()) endpoint = config::get_string(env, "MYRIAD_STORE").value_or("");
+  if (endpoint.empty()) {
+    raise(ErrorCode::InvalidArgument,
+          "myriad agent needs the job's store: give --rdzv-endpoint HOST:PORT (or set MYRIAD_STORE)");
+  }
+  options.store = parse_host_port(endpoint, "--rdzv-endpoint");
+  options.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
+  options.rdzv_id = flags.elastic.rdzv_id;
+  options.run_id = config::get_string(env, "MYRIAD_RUN_ID").value_or(flags.elastic.rdzv_id);
+  if (options.run_id.empty()) options.run_id = make_run_id();
+  options.node_id = flags.node_id.empty() ? host_name() : flags.node_id;
+  std::tie(options.min_nodes, options.max_nodes) = parse_nnodes(flags.elastic.nnodes);
+  if (flags.nproc_per_node < 1) {
+    raise(ErrorCode::InvalidArgument, "--nproc-per-node {} is out of range: it must be at least 1",
+          flags.nproc_per_node);
+  }
+  options.nproc_per_node = flags.nproc_per_node;
+  if (flags.elastic.max_restarts < 0) {
+    raise(ErrorCode::InvalidArgument, "--max-restarts {} must not be negative", flags.elastic.max_restarts);
+  }
+  options.max_restarts = flags.elastic.max_restarts;
+  ElasticTimes times = elastic_times(flags.elastic);
+  options.monitor_interval = times.monitor_interval;
+  options.heartbeat_timeout = times.heartbeat_timeout;
+  options.join_timeout = times.join_timeout;
+  options.grace_period = config::parse_duration(flags.grace_period, "--grace-period");
+  options.log_dir = flags.log_dir;
+  options.events_path = flags.events;
+  options.tag_output = flags.tag_output;
+  options.argv = program_argv(flags.command, env);
+  options.program_path = find_executable(options.argv[0], env);
+  for (const std::string& spec : flags.envs)
+    options.user_env.push_back(parse_user_env(spec, "--env", false, env));
+  return run_agent(options);
+}
+
+}  // namespace
+
+CommandMain add_agent_command(CLI::App& app) {
+  auto flags = std::make_shared<AgentFlags>();
+  CLI::App* agent =
+      app.add_subcommand("agent", "Run one node of an elastic job: PROGRAM [ARGS...] per local rank");
+  agent->footer(R"(
+The store's token comes from MYRIAD_TOKEN. Workers get torchrun's variables
+(RANK, LOCAL_RANK, WORLD_SIZE, GROUP_RANK, ROLE_RANK, MASTER_ADDR, MASTER_PORT,
+TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS, TORCHELASTIC_RUN_ID,
+TORCHELASTIC_ERROR_FILE) and Myriad's. Exit code: the job's (0, or the
+root-cause rank's code).)");
+  agent->prefix_command();
+  agent->positionals_at_end(false);
+  add_elastic_flags(*agent, flags->elastic);
+  agent->add_option("--nproc-per-node", flags->nproc_per_node, "Workers on this node")
+      ->envname("PET_NPROC_PER_NODE")
+      ->default_str("1");
+  agent->add_option("--node-id", flags->node_id,
+                    "This node's id (MYRIAD_NODE_ID of its workers; default: host name)");
+  agent
+      ->add_option("--log-dir", flags->log_dir,
+                   "Write each rank's output to DIR/rank-N.log and events to DIR/events.jsonl")
+      ->envname("PET_LOG_DIR");
+  agent->add_option("--events", flags->events, "The goodput ledger file (default: LOG_DIR/events.jsonl)");
+  agent
+      ->add_option("--grace-period", flags->grace_period,
+                   "After SIGTERM, how long workers get before SIGKILL")
+      ->default_str("5s");
+  agent->add_flag("--tag-output,!--no-tag-output", flags->tag_output, "Prefix output lines with '[rank N] '");
+  agent->add_option("--env", flags->envs, "Set VAR=VALUE in every worker (repeatable)")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  return [flags, agent]() {
+    flags->command = agent->remaining();
+    return run_agent_command(*flags);
+  };
+}
+
+}  // namespace myriad::launcher

@@ -1,0 +1,170 @@
+#include "launcher/agent_workers.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+#include "launcher/job_files.h"
+#include "runtime/error.h"
+
+namespace myriad::launcher {
+namespace {
+
+using nlohmann::json;
+
+// A node id is free text (a host name, "node-1"); file names keep the safe characters.
+std::string file_safe(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    bool safe = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    out += safe ? c : '_';
+  }
+  return out;
+}
+
+void make_private_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    raise_errno(errno, fmt::format("agent: cannot create the directory '{}'", path));
+  }
+}
+
+// The traceback torchrun's error file holds: {"message": {"message": ..., "extraInfo": {"py_callstack":
+// ...}}}, or {"message": "..."}; empty when the file is missing or not in that form.
+json read_error_file(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return nullptr;
+  json doc = json::parse(file, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("message")) return nullptr;
+  const json& message = doc["message"];
+  json out = json::object();
+  if (message.is_string()) {
+    out["message"] = message;
+  } else if (message.is_object()) {
+    out["message"] = message.value("message", "");
+    if (message.contains("extraInfo") && message["extraInfo"].is_object()) {
+      out["traceback"] = message["extraInfo"].value("py_callstack", "");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+WorkerFiles make_worker_files(const std::string& run_id, const std::string& node_id) {
+  std::string node = file_safe(node_id);
+  WorkerFiles files{.snapshot_dir = fmt::format("/dev/shm/{}snap-{}", shm_segment_prefix(run_id), node),
+                    .heartbeat = fmt::format("/dev/shm/{}hb-{}", shm_segment_prefix(run_id), node),
+                    .error_dir = fmt::format("{}/errors-{}", job_temp_dir(run_id), node)};
+  make_private_dir(files.snapshot_dir);
+  make_private_dir(job_temp_dir(run_id));
+  make_private_dir(files.error_dir);
+  return files;
+}
+
+std::string error_file_path(const WorkerLaunch& launch, int local_rank) {
+  return fmt::format("{}/gen-{}-rank-{}.json", launch.files->error_dir, launch.round.generation,
+                     launch.round.rank_offset + local_rank);
+}
+
+std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
+  const AgentOptions& options = *launch.options;
+  const elastic::Round& round = launch.round;
+  JobEnv job{.store = options.store,
+             .token = options.token,
+             .run_id = options.run_id,
+             .restart_count = static_cast<int>(round.generation),
+             .user = options.user_env};
+  EnvVars shared = job_variables(job);
+  std::string rdzv_id = options.rdzv_id.empty() ? options.run_id : options.rdzv_id;
+  EnvVars elastic_vars{
+      {"MYRIAD_NODE_ID", options.node_id},
+      {"MYRIAD_SNAPSHOT_DIR", launch.files->snapshot_dir},
+      {"MYRIAD_HEARTBEAT_FILE", launch.files->heartbeat},
+      {"GROUP_WORLD_SIZE", std::to_string(round.members.size())},
+      {"ROLE_NAME", "default"},
+      {"ROLE_WORLD_SIZE", std::to_string(round.world_size)},
+      {"TORCHELASTIC_RESTART_COUNT", std::to_string(launch.failures)},
+      {"TORCHELASTIC_MAX_RESTARTS", std::to_string(options.max_restarts)},
+      {"TORCHELASTIC_RUN_ID", rdzv_id},
+  };
+  if (!launch.events_path.empty()) elastic_vars.emplace_back("MYRIAD_EVENTS_FILE", launch.events_path);
+  shared.insert(shared.end(), elastic_vars.begin(), elastic_vars.end());
+
+  std::vector<ChildSpec> children;
+  for (int local = 0; local < options.nproc_per_node; ++local) {
+    int rank = round.rank_offset + local;
+    EnvVars vars = shared;
+    EnvVars place = rank_variables(RankPlace{.rank = rank,
+                                             .world_size = round.world_size,
+                                             .local_rank = local,
+                                             .local_world_size = options.nproc_per_node,
+                                             .group_rank = round.group_rank});
+    vars.insert(vars.end(), place.begin(), place.end());
+    vars.emplace_back("ROLE_RANK", std::to_string(rank));
+    std::string error_file = error_file_path(launch, local);
+    ::unlink(error_file.c_str());
+    vars.emplace_back("TORCHELASTIC_ERROR_FILE", error_file);
+
+    ChildSpec child;
+    child.spawn.label = fmt::format("rank {}", rank);
+    child.spawn.path = options.program_path;
+    child.spawn.argv = options.argv;
+    child.spawn.environ = compose_environ(::environ, vars);
+    child.capture_output = true;
+    if (options.tag_output) child.prefix = fmt::format("[rank {}] ", rank);
+    if (!options.log_dir.empty()) {
+      child.log_path = fmt::format("{}/rank-{}.log", options.log_dir, rank);
+      child.append_log = round.generation > 0;
+    }
+    children.push_back(std::move(child));
+  }
+  return children;
+}
+
+json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
+                             const HeartbeatTable& heartbeats) {
+  int local = static_cast<int>(exit.index);
+  int rank = launch.round.rank_offset + local;
+  HeartbeatSlot beat = heartbeats.read(local);
+  json failure{{"cause", exit.signal != 0 ? "signal" : "exit"},
+               {"rank", rank},
+               {"node", launch.options->node_id},
+               {"pid", exit.pid},
+               {"code", exit.code},
+               {"signal", exit.signal},
+               {"description", exit.description},
+               {"stderr_tail", exit.stderr_tail},
+               {"step", beat.step ? json(*beat.step) : json(nullptr)},
+               {"fault_t", std::chrono::duration<double>(exit.when.time_since_epoch()).count()}};
+  json error = read_error_file(error_file_path(launch, local));
+  if (!error.is_null()) failure["error"] = error;
+  std::string summary =
+      fmt::format("rank {} (pid {}) on {} {}", rank, exit.pid, launch.options->node_id, exit.description);
+  if (!error.is_null() && !error.value("message", "").empty()) {
+    summary += ": " + error.value("message", "");
+  } else if (!exit.stderr_tail.empty()) {
+    summary += ": " + exit.stderr_tail.back();
+  }
+  failure["summary"] = summary;
+  return failure;
+}
+
+bool same_failure(const json& a, const json& b) {
+  auto text = [](const json& f) {
+    if (f.contains("error") && f["error"].is_object()) return f["error"].value("message", "");
+    if (f.contains("stderr_tail") && f["stderr_tail"].is_array() && !f["stderr_tail"].empty()) {
+      return f["stderr_tail"].back().get<std::string>();
+    }
+    return std::string();
+  };
+  if (a.value("cause", "") != "exit" || b.value("cause", "") != "exit") return false;
+  // Not the rank: when every rank raises, which one is reported first is a race.
+  return a.value("code", -1) == b.value("code", -1) && text(a) == text(b) &&
+         a.value("step", json(nullptr)) == b.value("step", json(nullptr));
+}
+
+}  // namespace myriad::launcher

@@ -1,0 +1,64 @@
+// What an agent gives its workers, and what it reads back when one fails.
+//
+// worker_specs() builds one ChildSpec per local rank of a round: the
+// program, the agent's environment plus the job's variables, the round's
+// place (RANK = the agent's first rank + local rank, WORLD_SIZE the round's),
+// torchrun's elastic variables (GROUP_RANK, ROLE_RANK, ROLE_WORLD_SIZE,
+// GROUP_WORLD_SIZE, TORCHELASTIC_RESTART_COUNT = failures so far,
+// TORCHELASTIC_MAX_RESTARTS, TORCHELASTIC_RUN_ID, TORCHELASTIC_ERROR_FILE)
+// and Myriad's (MYRIAD_RESTART_COUNT = the round's generation, so that
+// every round's store keys are new; MYRIAD_NODE_ID, MYRIAD_SNAPSHOT_DIR,
+// MYRIAD_HEARTBEAT_FILE, MYRIAD_EVENTS_FILE).
+//
+// describe_worker_failure() turns a failed worker into the JSON record the
+// rendezvous publishes as a round's failure: rank, node, pid, exit code or
+// signal, the last lines of its stderr, the Python traceback its error file
+// holds (torchrun's TORCHELASTIC_ERROR_FILE format), and its last reported
+// step. same_failure() says whether two such records are the same fault
+// repeating (the same exit code, error text and step; never a signal, a hang
+// or a lost node, which come from outside the script).
+//
+// Pure functions apart from make_worker_files() (creates directories) and
+// describe_worker_failure() (reads the error file); thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "elastic/rendezvous.h"
+#include "launcher/agent.h"
+#include "launcher/supervisor.h"
+#include "runtime/heartbeat.h"
+
+namespace myriad::launcher {
+
+// The node's files an agent owns (all removed when it exits).
+struct WorkerFiles {
+  std::string snapshot_dir;  // /dev/shm/myriad-<run id>-snap-<node>: checkpoint snapshots (a directory)
+  std::string heartbeat;     // /dev/shm/myriad-<run id>-hb-<node>: the heartbeat table
+  std::string error_dir;     // $TMPDIR/myriad-<run id>/errors-<node>: the workers' error files
+};
+
+// Names the files and creates the directories (mode 0700); Error(Io) naming the path on failure.
+WorkerFiles make_worker_files(const std::string& run_id, const std::string& node_id);
+
+struct WorkerLaunch {
+  elastic::Round round;
+  int64_t failures = 0;  // failures published so far in the job
+  const AgentOptions* options = nullptr;
+  const WorkerFiles* files = nullptr;
+  std::string events_path;
+};
+
+std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch);
+// The error file of one local rank in this round.
+std::string error_file_path(const WorkerLaunch& launch, int local_rank);
+
+nlohmann::json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
+                                       const HeartbeatTable& heartbeats);
+bool same_failure(const nlohmann::json& a, const nlohmann::json& b);
+
+}  // namespace myriad::launcher

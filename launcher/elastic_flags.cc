@@ -1,0 +1,81 @@
+#include "launcher/elastic_flags.h"
+
+#include <charconv>
+
+#include "launcher/agent.h"
+#include "runtime/config.h"
+#include "runtime/error.h"
+
+namespace myriad::launcher {
+namespace {
+
+int parse_count(std::string_view text, const std::string& whole) {
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 1) {
+    raise(ErrorCode::InvalidArgument,
+          "--nnodes '{}' is not accepted: give a number of nodes N or a range MIN:MAX with 1 <= MIN <= MAX",
+          whole);
+  }
+  return value;
+}
+
+}  // namespace
+
+void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
+  app.add_option("--nnodes", flags.nnodes,
+                 "Nodes: N, or MIN:MAX for an elastic job (the local engine starts MAX emulated nodes)")
+      ->envname("PET_NNODES");
+  app.add_option("--max-restarts", flags.max_restarts,
+                 "How many failures the job survives (each restarts every rank from the last checkpoint)")
+      ->envname("PET_MAX_RESTARTS")
+      ->default_str("0");
+  app.add_option("--rdzv-endpoint", flags.rdzv_endpoint,
+                 "HOST:PORT of the rendezvous store (default: the embedded store on a free port)")
+      ->envname("PET_RDZV_ENDPOINT");
+  app.add_option("--rdzv-id", flags.rdzv_id, "The job's rendezvous id (default: the run id)")
+      ->envname("PET_RDZV_ID");
+  app.add_option("--monitor-interval", flags.monitor_interval,
+                 "How often an agent checks its peers, leases and heartbeats")
+      ->envname("PET_MONITOR_INTERVAL")
+      ->default_str("100ms");
+  app.add_option("--heartbeat-timeout", flags.heartbeat_timeout,
+                 "A rank whose last heartbeat is older than this is hung (default: MYRIAD_HEARTBEAT_TIMEOUT, "
+                 "else 60s)")
+      ->envname("PET_HEARTBEAT_TIMEOUT");
+  app.add_option("--join-timeout", flags.join_timeout, "How long a round waits for MIN nodes")
+      ->envname("PET_JOIN_TIMEOUT")
+      ->default_str("600s");
+  app.add_flag("--standalone", flags.standalone,
+               "Rendezvous through the embedded store on a free port (the default; accepted as torchrun's)")
+      ->envname("PET_STANDALONE");
+}
+
+std::pair<int, int> parse_nnodes(const std::string& text) {
+  if (text.empty()) return {1, 1};
+  size_t colon = text.find(':');
+  if (colon == std::string::npos) {
+    int n = parse_count(text, text);
+    return {n, n};
+  }
+  int min = parse_count(std::string_view(text).substr(0, colon), text);
+  int max = parse_count(std::string_view(text).substr(colon + 1), text);
+  if (min > max) parse_count("0", text);  // raises the range error
+  return {min, max};
+}
+
+ElasticTimes elastic_times(const ElasticFlags& flags) {
+  ElasticTimes times{};
+  times.monitor_interval = config::parse_duration(flags.monitor_interval, "--monitor-interval");
+  if (times.monitor_interval.count() <= 0) {
+    raise(ErrorCode::InvalidArgument, "--monitor-interval '{}' must be more than 0", flags.monitor_interval);
+  }
+  times.heartbeat_timeout =
+      flags.heartbeat_timeout.empty()
+          ? config::get_duration(Env::process(), "MYRIAD_HEARTBEAT_TIMEOUT", kDefaultHeartbeatTimeout)
+          : config::parse_duration(flags.heartbeat_timeout, "--heartbeat-timeout");
+  times.join_timeout = config::parse_duration(flags.join_timeout, "--join-timeout");
+  return times;
+}
+
+}  // namespace myriad::launcher

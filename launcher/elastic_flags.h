@@ -1,0 +1,44 @@
+// The elastic flags `myriad run` and `myriad agent` share, spelled as
+// torchrun spells them and also read from torchrun's PET_* variables
+// (PET_NNODES, PET_MAX_RESTARTS, PET_RDZV_ENDPOINT, PET_RDZV_ID,
+// PET_MONITOR_INTERVAL, PET_LOG_DIR, ...): a flag on the command line wins
+// over its variable.
+//
+// add_elastic_flags() registers them on a CLI11 subcommand;
+// parse_nnodes() reads "N" or "MIN:MAX". Errors are Error(InvalidArgument)
+// naming the flag and the value. Thread-safe (pure).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+namespace myriad::launcher {
+
+struct ElasticFlags {
+  std::string nnodes;  // "N" or "MIN:MAX"; empty: 1
+  int max_restarts = 0;
+  std::string rdzv_endpoint;  // HOST:PORT; empty: the embedded store on a free port
+  std::string rdzv_id;
+  std::string monitor_interval = "100ms";
+  std::string heartbeat_timeout;  // empty: MYRIAD_HEARTBEAT_TIMEOUT, else 60s
+  std::string join_timeout = "600s";
+  bool standalone = false;
+};
+
+void add_elastic_flags(CLI::App& app, ElasticFlags& flags);
+
+// {min, max} from "N" or "MIN:MAX" (1 <= MIN <= MAX).
+std::pair<int, int> parse_nnodes(const std::string& text);
+
+// The flags as durations, checked (names the flag when one does not parse).
+struct ElasticTimes {
+  std::chrono::milliseconds monitor_interval;
+  std::chrono::milliseconds heartbeat_timeout;
+  std::chrono::milliseconds join_timeout;
+};
+ElasticTimes elastic_times(const ElasticFlags& flags);
+
+}  // namespace myriad::launcher
