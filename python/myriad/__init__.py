@@ -101,3 +101,10 @@ def __getattr__(name: str) -> Any:
     if name == "__version__":
         return str(_native().__version__)
     raise AttributeError(f"module 'myriad' has no attribute {name!r}")
+
+
+# Under an agent, an uncaught exception is also written to the rank's error
+# file, so that `myriad run` shows the root-cause rank's traceback.
+from myriad import _errors  # noqa: E402
+
+_errors.install()

@@ -12,6 +12,7 @@
 #include "kernels/cast.h"
 #include "myriad_config.h"
 #include "python/src/checkpoint_binding.h"
+#include "python/src/elastic_binding.h"
 #include "python/src/process_group.h"
 #include "python/src/torch_store.h"
 #include "runtime/bootstrap.h"
@@ -86,4 +87,5 @@ PYBIND11_MODULE(_C, m) {
       },
       py::arg("src"), py::arg("dst"), "dst[i] = f32(src[i]), exact (cpu, contiguous).");
   bind_checkpoint(m);
+  bind_elastic(m);
 }

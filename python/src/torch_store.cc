@@ -94,10 +94,15 @@ auto to_torch(Fn&& fn) {
   }
 }
 
+// Each restart of the ranks (MYRIAD_RESTART_COUNT: the agent's round) gets its own keys: torch's
+// store-based barriers count with add(), and a count left by the previous round would let them
+// pass early.
 std::shared_ptr<myriad::Store> store_from_env(std::chrono::milliseconds timeout) {
-  TcpStoreOptions options = TcpStoreOptions::from_env(Env::process());
+  Env env = Env::process();
+  TcpStoreOptions options = TcpStoreOptions::from_env(env);
   options.timeout = timeout;
-  return std::make_shared<TcpStore>(options);
+  int64_t round = config::get_int(env, "MYRIAD_RESTART_COUNT", 0, 0);
+  return std::make_shared<PrefixStore>(fmt::format("torch/{}/", round), std::make_shared<TcpStore>(options));
 }
 
 }  // namespace
