@@ -11,6 +11,7 @@
 #include <optional>
 #include <thread>
 
+#include "checkpoint/memory_tier.h"
 #include "elastic/rendezvous.h"
 #include "launcher/agent_workers.h"
 #include "launcher/job_files.h"
@@ -393,7 +394,19 @@ std::optional<int> Agent::decide(const elastic::Round& round) {
 }
 
 int Agent::end_job(int exit_code) {
-  event({{"event", "agent_end"}, {"exit_code", exit_code}});
+  // The memory the node's snapshots held at the end: bounded by MYRIAD_SNAPSHOT_KEEP steps per rank.
+  checkpoint::MemoryUsage memory = checkpoint::memory_usage(files_.snapshot_dir);
+  if (memory.bytes > 0) {
+    write_all(STDERR_FILENO,
+              fmt::format("{}: checkpoint snapshots in this node's memory at the end: {} step(s) and {} replica "
+                          "step(s), {:.1f} MiB\n",
+                          say_name_, memory.steps, memory.replica_steps, static_cast<double>(memory.bytes) / (1 << 20)));
+  }
+  event({{"event", "agent_end"},
+         {"exit_code", exit_code},
+         {"snapshot_bytes", memory.bytes},
+         {"snapshot_steps", memory.steps},
+         {"replica_steps", memory.replica_steps}});
   return exit_code;
 }
 
