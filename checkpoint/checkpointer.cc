@@ -261,11 +261,30 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
     try {
       make_dir(dir);
       make_dir(tmp_dir);
-      snapshot.seal();
-      // Each rank fsyncs its own file before it reports: the agreement below
-      // then means "every shard is durable", which is what lets rank 0
-      // commit.
-      write_file_durably(tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(), snapshot.buffer.size());
+      snapshot.write_header();
+      // The checksums (for the report) are computed on a helper thread while
+      // this one writes the bytes: both only read the buffer, and the disk
+      // is then busy during the hashing instead of after it.
+      std::exception_ptr hash_error;
+      std::thread hasher([&snapshot, &hash_error] {
+        try {
+          snapshot.compute_checksums();
+        } catch (...) {
+          hash_error = std::current_exception();
+        }
+      });
+      try {
+        // Each rank fsyncs its own file before it reports: the agreement
+        // below then means "every shard is durable", which is what lets rank
+        // 0 commit.
+        write_file_durably(tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(),
+                           snapshot.buffer.size());
+      } catch (...) {
+        hasher.join();
+        throw;
+      }
+      hasher.join();
+      if (hash_error) std::rethrow_exception(hash_error);
       report = persist_report(snapshot, snapshot.buffer.size());
     } catch (const std::exception&) {
       own = std::current_exception();

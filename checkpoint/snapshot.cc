@@ -166,12 +166,20 @@ Snapshot Snapshot::take(const State& state, uint64_t step, int rank, int world_s
 }
 
 void Snapshot::seal() {
+  write_header();
+  compute_checksums();
+}
+
+void Snapshot::write_header() {
   FileHeader header;
   header.rank = static_cast<uint32_t>(rank);
   header.step = step;
   header.world_size = static_cast<uint32_t>(world_size);
   header.data_bytes = buffer.size() - kHeaderBytes;
   encode_header(header, buffer.data());
+}
+
+void Snapshot::compute_checksums() {
   // One pass over the bytes for both checksums: each block feeds its
   // chunk's hash and the file's while it is still in the cache.
   std::vector<ChunkRecord*> chunks;

@@ -97,6 +97,11 @@ struct Snapshot {
                        const BufferSource& source);
   // Writes the header and computes the chunk and file checksums.
   void seal();
+  // seal() in its two parts, so that the checksums can be computed while the
+  // bytes are being written: the header first (the file's checksum covers
+  // it), then the checksums, which only read the buffer.
+  void write_header();
+  void compute_checksums();
 };
 
 }  // namespace myriad::checkpoint
