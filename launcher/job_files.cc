@@ -22,7 +22,8 @@ int remove_shm_segments(std::string_view run_id) {
     std::string name = it->path().filename().string();
     if (!name.starts_with(prefix)) continue;
     std::error_code remove_ec;
-    if (fs::remove(it->path(), remove_ec)) {
+    // A directory is a node's checkpoint snapshots (an agent killed before it removed them).
+    if (fs::remove_all(it->path(), remove_ec) > 0 && !remove_ec) {
       ++removed;
       MYRIAD_LOG_DEBUG("removed shared-memory segment {} left by job {}", it->path().string(), run_id);
     } else if (remove_ec) {
