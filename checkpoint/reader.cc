@@ -13,6 +13,8 @@
 #include "checkpoint/format.h"
 #include "checkpoint/memory_tier.h"
 #include "runtime/error.h"
+#include "runtime/event_log.h"
+#include "runtime/heartbeat.h"
 #include "runtime/logging.h"
 
 namespace myriad::checkpoint {
@@ -199,6 +201,16 @@ LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptio
           options.rank, step, size_text(result.memory_bytes), size_text(result.buddy_bytes),
           size_text(result.disk_bytes), result.seconds, step_path(dir, step),
           skipped.empty() ? "" : fmt::format(", after skipping {} newer step(s)", skipped.size()));
+      // For the job's goodput ledger (under an agent): the restore's source and duration.
+      append_event(nlohmann::json{{"event", "restore_done"},
+                                  {"rank", options.rank},
+                                  {"step", step},
+                                  {"source", result.source},
+                                  {"seconds", result.seconds},
+                                  {"memory_bytes", result.memory_bytes},
+                                  {"buddy_bytes", result.buddy_bytes},
+                                  {"disk_bytes", result.disk_bytes}});
+      heartbeat::beat();
       return result;
     } catch (const Error& e) {
       const bool unusable = e.code() == ErrorCode::Corruption || e.code() == ErrorCode::NotSupported;
