@@ -2,7 +2,8 @@
 // workers killed after a commit restore from their node's memory (even with
 // the disk's files gone), a lost node's ranks restore from the replicas on a
 // surviving node (also shrinking onto it), memory keeps exactly `keep`
-// steps, and a corrupted memory copy falls back to disk, naming the file.
+// steps, a failed replication leaves the step committed, and a corrupted
+// memory or buddy copy falls back to disk, naming the file.
 // Each emulated node (MYRIAD_NODE_ID) gets its own snapshot directory under
 // /dev/shm, as its agent would give it.
 #include <gtest/gtest.h>
@@ -88,6 +89,26 @@ void remove_rank_files(const std::string& step_dir) {
   for (const auto& entry : fs::directory_iterator(step_dir)) {
     if (entry.path().filename().string().starts_with("rank-")) fs::remove(entry.path());
   }
+}
+
+void flip_byte(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char byte = 0;
+  f.read(&byte, 1);
+  byte = static_cast<char>(byte ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&byte, 1);
+}
+
+// The first non-empty chunk that rank `rank`'s file holds.
+const checkpoint::ChunkRecord* first_chunk_of(const checkpoint::Manifest& m, int rank) {
+  for (const auto& t : m.tensors) {
+    for (const auto& c : t.chunks) {
+      if (c.file == checkpoint::rank_file_name(rank) && c.bytes > 0) return &c;
+    }
+  }
+  return nullptr;
 }
 
 uint64_t file_bytes_under(const std::string& dir) {
@@ -304,23 +325,10 @@ TEST(MemoryTierTest, ACorruptedMemoryCopyFallsBackToDiskNamingTheFile) {
   }
   // Flip a byte inside a chunk of rank 1's memory copy.
   const checkpoint::Manifest m = checkpoint::read_manifest(dir.path(), 3);
-  const checkpoint::ChunkRecord* chunk = nullptr;
-  for (const auto& t : m.tensors) {
-    for (const auto& c : t.chunks) {
-      if (c.file == checkpoint::rank_file_name(1) && c.bytes > 0 && chunk == nullptr) chunk = &c;
-    }
-  }
+  const checkpoint::ChunkRecord* chunk = first_chunk_of(m, 1);
   ASSERT_NE(chunk, nullptr);
   const std::string bad = checkpoint::memory_step_dir(snapdir, 3) + "/" + checkpoint::rank_file_name(1);
-  {
-    std::fstream f(bad, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(static_cast<std::streamoff>(chunk->offset));
-    char byte = 0;
-    f.read(&byte, 1);
-    byte = static_cast<char>(byte ^ 0x5a);
-    f.seekp(static_cast<std::streamoff>(chunk->offset));
-    f.write(&byte, 1);
-  }
+  flip_byte(bad, chunk->offset);
   OwnedState owned(specs, 0, 1, 3, false);
   testing::internal::CaptureStderr();
   checkpoint::LoadResult res =
@@ -333,6 +341,43 @@ TEST(MemoryTierTest, ACorruptedMemoryCopyFallsBackToDiskNamingTheFile) {
   const std::string where = fmt::format("{}: offset {}", bad, chunk->offset);
   EXPECT_TRUE(contains(res.fallbacks[0], where)) << res.fallbacks[0];
   EXPECT_TRUE(contains(log, where)) << log;
+}
+
+TEST(MemoryTierTest, ACorruptedBuddyCopyFallsBackToDiskNamingTheFile) {
+  TempDir dir;
+  ShmDir shm;
+  const auto specs = mixed_specs();
+  WorldResult saved = run_world(Layout::blocks(2, 1), [&](Rank& r) {
+    Checkpointer ck(r.comm, {.snapshot_dir = node_dir(shm, r), .replicas = 1});
+    OwnedState owned(specs, r.rank, r.size, 4, true);
+    try {
+      ck.save(owned.state(), dir.path(), 4).wait();
+    } catch (const Error& e) {
+      r.report(e.what());
+      return kRankSaveFailed;
+    }
+    return kRankOk;
+  });
+  ASSERT_TRUE(saved.all_succeeded()) << saved.describe();
+  // n1 is lost; n0 holds rank 0's snapshot and rank 1's replica, one of
+  // whose chunks is damaged.
+  fs::remove_all(shm.node("n1"));
+  const checkpoint::Manifest m = checkpoint::read_manifest(dir.path(), 4);
+  const checkpoint::ChunkRecord* chunk = first_chunk_of(m, 1);
+  ASSERT_NE(chunk, nullptr);
+  const std::string bad =
+      checkpoint::replica_step_dir(shm.node("n0"), 4) + "/" + checkpoint::rank_file_name(1);
+  flip_byte(bad, chunk->offset);
+
+  OwnedState owned(specs, 0, 1, 4, false);
+  checkpoint::LoadResult res =
+      checkpoint::load_checkpoint(owned.state(), dir.path(), {.snapshot_dir = shm.node("n0")});
+  EXPECT_EQ(owned.mismatch(4), "");
+  EXPECT_EQ(res.source, "memory+buddy+disk");
+  EXPECT_EQ(res.disk_bytes, chunk->bytes);
+  ASSERT_EQ(res.fallbacks.size(), 1u);
+  EXPECT_TRUE(contains(res.fallbacks[0], fmt::format("buddy copy: {}: offset {}", bad, chunk->offset)))
+      << res.fallbacks[0];
 }
 
 }  // namespace
