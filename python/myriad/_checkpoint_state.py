@@ -137,7 +137,7 @@ def _numpy_node(obj: Any) -> Optional[dict[str, Any]]:
     np = _numpy()
     if np is None or not isinstance(obj, (np.ndarray, np.generic)) or obj.dtype.hasobject:
         return None
-    arr = np.ascontiguousarray(obj)
+    arr = np.asarray(obj)  # tobytes() is in C order whatever the strides
     return {
         _TAG + "ndarray": base64.b64encode(arr.tobytes()).decode("ascii"),
         "dtype": arr.dtype.str,
