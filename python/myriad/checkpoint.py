@@ -41,7 +41,7 @@ calls them in the same order with the same directory, step and options.
 They run over a communicator of Myriad's: the default process group's when
 it uses the ``"myriad"`` backend, else one built for checkpoints over the
 default group's store (gloo, nccl) or, without a process group, over the
-job's store (``myriad run``, torchrun); a process alone needs none. One
+job's store (``myriad run``, torchrun); a process alone needs no launcher. One
 checkpointer per process and communicator is kept here, so saves never
 interleave: a save while the previous one persists waits for it (or, with
 ``skip_if_busy=True``, is skipped on every rank).
