@@ -32,7 +32,9 @@
 // set by the node's agent) the snapshot is taken straight into a file there
 // (checkpoint/memory_tier.h), each rank writes the committed manifest next
 // to it, and with replicas = 1 each rank then sends its snapshot to its
-// buddy on another node (checkpoint/replication.h); load() reads memory,
+// buddy on another node (checkpoint/replication.h), all before the save's
+// handle completes (so wait() means: committed, usable from memory and
+// replicated, or the replication's failure recorded); load() reads memory,
 // then the buddy's copy, then disk. A failed replication is a warning and
 // SaveHandle::replication_error(), never a failed save: the step is
 // committed on disk by then. A memory tier that cannot hold a snapshot
