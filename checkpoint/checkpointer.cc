@@ -12,6 +12,7 @@
 #include "checkpoint/format.h"
 #include "runtime/config.h"
 #include "runtime/error.h"
+#include "runtime/heartbeat.h"
 #include "runtime/logging.h"
 
 namespace myriad::checkpoint {
@@ -187,6 +188,7 @@ LoadResult Checkpointer::load(State& state, const std::string& dir, LoadOptions 
 SaveHandle Checkpointer::save(const State& state, const std::string& dir, uint64_t step,
                               const json& metadata) {
   const auto start = std::chrono::steady_clock::now();
+  heartbeat::beat();  // a long save is not a hang
   SaveHandle handle;
   handle.status_ = std::make_shared<SaveHandle::Status>();
   handle.status_->step = step;

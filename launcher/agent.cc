@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -36,6 +37,9 @@ constexpr std::chrono::milliseconds kStepEventInterval{1000};
 // Exit code of a job that ended for a reason no rank's code says (a hung
 // rank, a lost node or store): the usual "general error".
 constexpr int kGenericFailureCode = 1;
+// A node is excluded from the 2nd failure its ranks cause; each further one doubles the cooldown (capped).
+constexpr int kCooldownAfterFailures = 2;
+constexpr int kMaxCooldownDoublings = 6;
 
 double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -70,6 +74,8 @@ class Agent {
   // The job's exit code when it is over after this round, nullopt to go on.
   std::optional<int> decide(const elastic::Round& round);
   int end_job(int exit_code);
+  // A node whose ranks fail again and again sits out a growing cooldown before it rejoins.
+  void cool_down(const elastic::Round& round);
   void remove_files() noexcept;
 
   AgentOptions options_;
@@ -88,6 +94,7 @@ class Agent {
   // Across rounds: the previous round's root cause, to tell a bug from a fault.
   std::optional<json> previous_root_;
   bool progressed_ = false;
+  int own_failures_ = 0;  // rounds this node's ranks (or the node itself) ended
 };
 
 void Agent::event(json fields) {
@@ -385,11 +392,37 @@ std::optional<int> Agent::decide(const elastic::Round& round) {
     }
     previous_root_ = *root;
     progressed_ = false;
+    if (root->value("node", "") == options_.node_id) cool_down(round);
     return std::nullopt;
   } catch (const Error& e) {
     write_all(STDERR_FILENO,
               fmt::format("{}: the store is unreachable after a failure: {}\n", say_name_, e.what()));
     return kGenericFailureCode;
+  }
+}
+
+void Agent::cool_down(const elastic::Round& round) {
+  ++own_failures_;
+  if (own_failures_ < kCooldownAfterFailures) return;
+  int doublings = std::min(own_failures_ - kCooldownAfterFailures, kMaxCooldownDoublings);
+  std::chrono::milliseconds cooldown = options_.cooldown * (int64_t{1} << doublings);
+  write_all(STDERR_FILENO, fmt::format("{}: this node's ranks failed {} times; it sits out the next round(s) for {} "
+                                       "before it joins again\n",
+                                       say_name_, own_failures_, seconds_text(cooldown)));
+  event({{"event", "node_excluded"},
+         {"generation", round.generation},
+         {"node", options_.node_id},
+         {"failures", own_failures_},
+         {"cooldown_s", std::chrono::duration<double>(cooldown).count()}});
+  // The job may end meanwhile (the others finish or give up): then there is nothing to rejoin.
+  SteadyClock::time_point until = SteadyClock::now() + cooldown;
+  while (SteadyClock::now() < until) {
+    try {
+      if (rdzv_->job_outcome()) return;
+    } catch (const Error&) {
+      // A lost store is noticed by the next rendezvous.
+    }
+    std::this_thread::sleep_for(std::min<SteadyClock::duration>(options_.monitor_interval, until - SteadyClock::now()));
   }
 }
 

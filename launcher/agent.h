@@ -25,6 +25,11 @@
 // exits with the root-cause rank's exit code. Every event goes to the
 // goodput ledger (MYRIAD_EVENTS_FILE, docs/elastic.md).
 //
+// A node whose ranks cause failures again and again (a bad GPU, a flaky
+// NIC) sits out: from its second failure it waits a cooldown (10 s,
+// doubling with each further failure) before it joins the next round, so
+// the others go on without it when MIN nodes allow.
+//
 // Failure of the agent itself: an unreachable store is retried for
 // store_lost_after, then the agent stops its workers and exits 1 naming the
 // store. Files: the snapshot directory and the heartbeat file are
@@ -46,6 +51,8 @@ inline constexpr std::chrono::milliseconds kDefaultMonitorInterval{100};
 // An agent that cannot reach the store for this long fails the job on its node.
 inline constexpr std::chrono::milliseconds kDefaultStoreLostAfter{30000};
 inline constexpr std::chrono::milliseconds kDefaultHeartbeatTimeout{60000};
+// The first cooldown of a node whose ranks failed twice; it doubles with each further failure.
+inline constexpr std::chrono::milliseconds kDefaultNodeCooldown{10000};
 
 struct AgentOptions {
   HostPort store;       // the rendezvous endpoint (the job's store)
@@ -62,6 +69,7 @@ struct AgentOptions {
   std::chrono::milliseconds grace_period{5000};
   std::chrono::milliseconds join_timeout{600000};
   std::chrono::milliseconds store_lost_after = kDefaultStoreLostAfter;
+  std::chrono::milliseconds cooldown = kDefaultNodeCooldown;
   std::string log_dir;      // DIR/rank-N.log per worker; empty: none
   std::string events_path;  // the goodput ledger; empty: LOG_DIR/events.jsonl, else none
   bool tag_output = true;

@@ -46,6 +46,10 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
   app.add_option("--join-timeout", flags.join_timeout, "How long a round waits for MIN nodes")
       ->envname("PET_JOIN_TIMEOUT")
       ->default_str("600s");
+  app.add_option("--node-cooldown", flags.node_cooldown,
+                 "A node whose ranks failed twice sits out this long before rejoining (doubling with each "
+                 "further failure)")
+      ->default_str("10s");
   app.add_flag("--standalone", flags.standalone,
                "Rendezvous through the embedded store on a free port (the default; accepted as torchrun's)")
       ->envname("PET_STANDALONE");
@@ -75,6 +79,7 @@ ElasticTimes elastic_times(const ElasticFlags& flags) {
           ? config::get_duration(Env::process(), "MYRIAD_HEARTBEAT_TIMEOUT", kDefaultHeartbeatTimeout)
           : config::parse_duration(flags.heartbeat_timeout, "--heartbeat-timeout");
   times.join_timeout = config::parse_duration(flags.join_timeout, "--join-timeout");
+  times.node_cooldown = config::parse_duration(flags.node_cooldown, "--node-cooldown");
   return times;
 }
 

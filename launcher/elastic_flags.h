@@ -25,6 +25,7 @@ struct ElasticFlags {
   std::string monitor_interval = "100ms";
   std::string heartbeat_timeout;  // empty: MYRIAD_HEARTBEAT_TIMEOUT, else 60s
   std::string join_timeout = "600s";
+  std::string node_cooldown = "10s";
   bool standalone = false;
 };
 
@@ -38,6 +39,7 @@ struct ElasticTimes {
   std::chrono::milliseconds monitor_interval;
   std::chrono::milliseconds heartbeat_timeout;
   std::chrono::milliseconds join_timeout;
+  std::chrono::milliseconds node_cooldown;
 };
 ElasticTimes elastic_times(const ElasticFlags& flags);
 

@@ -71,6 +71,8 @@ std::vector<ChildSpec> agent_children(const RunPlan& plan, const JobEnv& job, co
                                   ms(plan.elastic_times.heartbeat_timeout),
                                   "--join-timeout",
                                   ms(plan.elastic_times.join_timeout),
+                                  "--node-cooldown",
+                                  ms(plan.elastic_times.node_cooldown),
                                   "--grace-period",
                                   ms(plan.supervision.grace_period),
                                   "--node-id",
