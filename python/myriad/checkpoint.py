@@ -102,15 +102,24 @@ _TIMEOUT = timedelta(minutes=30)
 
 @dataclass(frozen=True)
 class LoadResult:
-    """What a load restored: the ``step``, where its bytes came from
-    (``source``: ``"disk"``, or a memory tier's ``"memory"``, ``"buddy"``
-    or a mix), the newer steps ``skipped`` by ``fallback`` (``"step N:
-    reason"``, newest first) and the bytes this rank read."""
+    """What a load restored: the ``step``; where its bytes came from
+    (``source``: ``"memory"`` (this node's snapshots, with a memory tier),
+    ``"buddy"`` (a replica kept here for another node), ``"disk"``, or a
+    ``+``-joined mix such as ``"memory+disk"``); the newer steps
+    ``skipped`` by ``fallback`` (``"step N: reason"``, newest first); the
+    bytes this rank read, in all and per source; the copies found unusable
+    and read from the next source instead (``fallbacks``); and the
+    ``seconds`` the read took."""
 
     step: int
     source: str
     skipped: list[str] = field(default_factory=list)
     bytes_read: int = 0
+    memory_bytes: int = 0
+    buddy_bytes: int = 0
+    disk_bytes: int = 0
+    fallbacks: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 class SaveHandle:
@@ -137,6 +146,13 @@ class SaveHandle:
         """Seconds the caller spent in :func:`save`: flattening the state,
         device copies and the snapshot."""
         return self._blocking_seconds
+
+    @property
+    def replication_error(self) -> str:
+        """After :meth:`wait`: why this rank's copy to its buddy node failed
+        (the step is committed on disk regardless); ``""`` when it
+        succeeded or no replica was asked for (``MYRIAD_CKPT_REPLICAS``)."""
+        return "" if self._native is None else str(self._native.replication_error)
 
     def done(self) -> bool:
         """True once the save has committed, failed, or was skipped."""
@@ -340,6 +356,11 @@ def load(
                 source=str(result["source"]),
                 skipped=skipped + list(result["skipped"]),
                 bytes_read=int(result["bytes_read"]),
+                memory_bytes=int(result["memory_bytes"]),
+                buddy_bytes=int(result["buddy_bytes"]),
+                disk_bytes=int(result["disk_bytes"]),
+                fallbacks=[str(f) for f in result["fallbacks"]],
+                seconds=float(result["seconds"]),
             )
     reasons = "".join(f"\n  {s}" for s in skipped)
     raise error(f"{dir}: no step verifies:{reasons}", "corruption")

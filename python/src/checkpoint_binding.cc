@@ -165,6 +165,11 @@ py::dict load_result_dict(const checkpoint::LoadResult& result) {
   d["source"] = result.source;
   d["skipped"] = result.skipped;
   d["bytes_read"] = result.bytes_read;
+  d["memory_bytes"] = result.memory_bytes;
+  d["buddy_bytes"] = result.buddy_bytes;
+  d["disk_bytes"] = result.disk_bytes;
+  d["fallbacks"] = result.fallbacks;
+  d["seconds"] = result.seconds;
   return d;
 }
 
@@ -308,7 +313,9 @@ void bind_checkpoint(py::module_& m) {
           "Blocks until the step is committed; raises the save's error, every time.")
       .def("done", &checkpoint::SaveHandle::done, "True once the save committed or failed.")
       .def_property_readonly("step", &checkpoint::SaveHandle::step)
-      .def_property_readonly("blocking_seconds", &checkpoint::SaveHandle::blocking_seconds);
+      .def_property_readonly("blocking_seconds", &checkpoint::SaveHandle::blocking_seconds)
+      .def_property_readonly("replication_error", &checkpoint::SaveHandle::replication_error,
+                             "After wait(): why the buddy replication failed; \"\" when it did not.");
 
   py::class_<BoundCheckpointer>(m, "Checkpointer",
                                 "Myriad's checkpoint service over a myriad process group's communicator.")

@@ -263,6 +263,29 @@ def test_a_save_waits_for_the_previous_one(tmp_path):
     assert ckpt.list_steps(tmp_path) == [0, 1, 2]
 
 
+MEMORY_TIER = """
+import sys, torch, myriad.checkpoint as ckpt
+ckpt.save({"w": torch.arange(10.0)}, sys.argv[1], 1).wait()
+state = {"w": torch.zeros(10)}
+result = ckpt.load(state, sys.argv[1])
+assert torch.equal(state["w"], torch.arange(10.0)), state
+print(result.source, result.memory_bytes, result.disk_bytes)
+"""
+
+
+def test_a_load_reports_the_memory_tier_as_its_source(tmp_path):
+    # A fresh process: the snapshot directory is read when the process's
+    # checkpointer is made.
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    env = dict(os.environ, MYRIAD_SNAPSHOT_DIR=str(snapshots))
+    done = subprocess.run(
+        [sys.executable, "-c", MEMORY_TIER, str(tmp_path / "ckpt")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["memory", "40", "0"], done.stdout
+
+
 # --- several ranks --------------------------------------------------------
 
 
