@@ -125,7 +125,15 @@ int Agent::run() {
   rdzv_ = std::make_unique<elastic::Rendezvous>(store_, rdzv_options, self);
   std::string events_path = options_.events_path;
   if (events_path.empty() && !options_.log_dir.empty()) events_path = options_.log_dir + "/events.jsonl";
-  if (!events_path.empty()) events_ = std::make_unique<EventLog>(events_path);
+  if (!events_path.empty()) {
+    try {
+      events_ = std::make_unique<EventLog>(events_path);
+    } catch (const Error& e) {
+      // A ledger this host cannot write (another host's directory) loses events, not the job.
+      write_all(STDERR_FILENO, fmt::format("{}: no goodput ledger: {}\n", say_name_, e.what()));
+      events_path.clear();
+    }
+  }
   files_ = make_worker_files(options_.run_id, options_.node_id);
   event({{"event", "agent_start"}, {"pid", ::getpid()}, {"nproc", options_.nproc_per_node}});
 
@@ -406,9 +414,10 @@ void Agent::cool_down(const elastic::Round& round) {
   if (own_failures_ < kCooldownAfterFailures) return;
   int doublings = std::min(own_failures_ - kCooldownAfterFailures, kMaxCooldownDoublings);
   std::chrono::milliseconds cooldown = options_.cooldown * (int64_t{1} << doublings);
-  write_all(STDERR_FILENO, fmt::format("{}: this node's ranks failed {} times; it sits out the next round(s) for {} "
-                                       "before it joins again\n",
-                                       say_name_, own_failures_, seconds_text(cooldown)));
+  write_all(STDERR_FILENO,
+            fmt::format("{}: this node's ranks failed {} times; it sits out the next round(s) for {} "
+                        "before it joins again\n",
+                        say_name_, own_failures_, seconds_text(cooldown)));
   event({{"event", "node_excluded"},
          {"generation", round.generation},
          {"node", options_.node_id},
@@ -422,7 +431,8 @@ void Agent::cool_down(const elastic::Round& round) {
     } catch (const Error&) {
       // A lost store is noticed by the next rendezvous.
     }
-    std::this_thread::sleep_for(std::min<SteadyClock::duration>(options_.monitor_interval, until - SteadyClock::now()));
+    std::this_thread::sleep_for(
+        std::min<SteadyClock::duration>(options_.monitor_interval, until - SteadyClock::now()));
   }
 }
 
@@ -430,10 +440,12 @@ int Agent::end_job(int exit_code) {
   // The memory the node's snapshots held at the end: bounded by MYRIAD_SNAPSHOT_KEEP steps per rank.
   checkpoint::MemoryUsage memory = checkpoint::memory_usage(files_.snapshot_dir);
   if (memory.bytes > 0) {
-    write_all(STDERR_FILENO,
-              fmt::format("{}: checkpoint snapshots in this node's memory at the end: {} step(s) and {} replica "
-                          "step(s), {:.1f} MiB\n",
-                          say_name_, memory.steps, memory.replica_steps, static_cast<double>(memory.bytes) / (1 << 20)));
+    write_all(
+        STDERR_FILENO,
+        fmt::format("{}: checkpoint snapshots in this node's memory at the end: {} step(s) and {} replica "
+                    "step(s), {:.1f} MiB\n",
+                    say_name_, memory.steps, memory.replica_steps,
+                    static_cast<double>(memory.bytes) / (1 << 20)));
   }
   event({{"event", "agent_end"},
          {"exit_code", exit_code},

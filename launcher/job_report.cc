@@ -109,6 +109,7 @@ int report_job(const JobEnd& end) noexcept {
       say(fmt::format("{} (pid {}) {} before the job ended", end.failed_agent->label, end.failed_agent->pid,
                       end.failed_agent->description));
     }
+    if (end.events_path.empty()) return code;
     try {
       EventLog(end.events_path).append(json{{"event", "job_end"}, {"exit_code", code}});
     } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "launcher/agent_launch.h"
 #include "launcher/command_line.h"
 #include "launcher/job_files.h"
 #include "launcher/job_report.h"
@@ -15,22 +16,11 @@
 namespace myriad::launcher {
 namespace {
 
-std::string self_executable() {
-  char path[PATH_MAX + 1] = {};
-  ssize_t n = ::readlink("/proc/self/exe", path, PATH_MAX);
-  if (n <= 0) raise_errno(errno, "readlink /proc/self/exe (the myriad binary, to start the agents)");
-  return std::string(path, static_cast<size_t>(n));
-}
-
 std::string node_id(const RunPlan& plan, int node) {
   if (plan.max_nodes > 1) return fmt::format("node-{}", node);
   char name[HOST_NAME_MAX + 1] = {};
   ::gethostname(name, sizeof(name) - 1);
   return name;
-}
-
-std::string ms(std::chrono::milliseconds d) {
-  return fmt::format("{}ms", d.count());
 }
 
 EnvVars rank_env(const RunPlan& plan, const EnvVars& job_vars, int rank) {
@@ -50,38 +40,10 @@ EnvVars rank_env(const RunPlan& plan, const EnvVars& job_vars, int rank) {
 
 std::vector<ChildSpec> agent_children(const RunPlan& plan, const JobEnv& job, const EnvVars& job_vars,
                                       const std::string& events_path) {
-  std::string self = self_executable();
+  std::string self = myriad_executable();
   std::vector<ChildSpec> agents;
   for (int node = 0; node < plan.max_nodes; ++node) {
-    std::vector<std::string> argv{self,
-                                  "agent",
-                                  "--rdzv-endpoint",
-                                  job.store.to_string(),
-                                  "--rdzv-id",
-                                  job.run_id,
-                                  "--nnodes",
-                                  fmt::format("{}:{}", plan.min_nodes, plan.max_nodes),
-                                  "--nproc-per-node",
-                                  std::to_string(plan.nproc_per_node),
-                                  "--max-restarts",
-                                  std::to_string(plan.max_restarts),
-                                  "--monitor-interval",
-                                  ms(plan.elastic_times.monitor_interval),
-                                  "--heartbeat-timeout",
-                                  ms(plan.elastic_times.heartbeat_timeout),
-                                  "--join-timeout",
-                                  ms(plan.elastic_times.join_timeout),
-                                  "--node-cooldown",
-                                  ms(plan.elastic_times.node_cooldown),
-                                  "--grace-period",
-                                  ms(plan.supervision.grace_period),
-                                  "--node-id",
-                                  node_id(plan, node),
-                                  "--events",
-                                  events_path};
-    if (!plan.log_dir.empty()) argv.insert(argv.end(), {"--log-dir", plan.log_dir});
-    if (!plan.tag_output) argv.push_back("--no-tag-output");
-    argv.insert(argv.end(), plan.argv.begin(), plan.argv.end());
+    std::vector<std::string> argv = agent_argv(plan, job, self, node_id(plan, node), events_path);
     ChildSpec agent;
     agent.spawn.label = fmt::format("agent {}", node_id(plan, node));
     agent.spawn.path = self;

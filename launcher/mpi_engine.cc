@@ -1,18 +1,33 @@
 #include "launcher/mpi_engine.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <set>
 
+#include "launcher/agent_launch.h"
 #include "launcher/command_line.h"
+#include "launcher/job_files.h"
+#include "launcher/job_report.h"
 #include "launcher/supervisor.h"
+#include "runtime/error.h"
+#include "runtime/event_log.h"
 
 namespace myriad::launcher {
 namespace {
 
 bool running_as_root() {
   return ::geteuid() == 0;
+}
+
+// The ledger: LOG_DIR/events.jsonl, else the job's temporary directory on this host (agents on other
+// hosts, which cannot write it, go on without a ledger).
+std::string events_path(const RunPlan& plan, const JobEnv& job) {
+  return plan.log_dir.empty() ? job_temp_dir(job.run_id) + "/events.jsonl" : plan.log_dir + "/events.jsonl";
 }
 
 }  // namespace
@@ -35,6 +50,26 @@ std::vector<std::string> mpirun_argv(const RunPlan& plan, const EnvVars& job_var
   return argv;
 }
 
+std::vector<std::string> mpirun_agents_argv(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job,
+                                            bool as_root) {
+  std::vector<std::string> argv{plan.program_path};
+  if (as_root) argv.push_back("--allow-run-as-root");
+  std::vector<HostSlots> hosts = plan.hosts;
+  if (hosts.empty()) hosts.push_back(HostSlots{"localhost", 1, {}});
+  for (HostSlots& host : hosts) host.slots = 1;
+  argv.insert(argv.end(), {"-np", std::to_string(hosts.size()), "--host", format_host_list(hosts), "--map-by",
+                           "ppr:1:node", "--bind-to", "none"});
+  std::set<std::string> exported;
+  for (const auto& [name, value] : job_vars) {
+    if (exported.insert(name).second) argv.insert(argv.end(), {"-x", name});
+  }
+  // The agents tag and forward their ranks' output themselves.
+  std::vector<std::string> agent =
+      agent_argv(plan, job, myriad_executable(), /*node_id=*/"", events_path(plan, job));
+  argv.insert(argv.end(), agent.begin(), agent.end());
+  return argv;
+}
+
 std::string describe_mpi(const RunPlan& plan, const EnvVars& job_vars) {
   std::vector<std::string> words{"env"};
   for (const auto& [name, value] : job_vars) words.push_back(name + "=" + value);
@@ -44,18 +79,38 @@ std::string describe_mpi(const RunPlan& plan, const EnvVars& job_vars) {
                      plan.world_size, shell_join(words));
 }
 
-int run_mpi(const RunPlan& plan, const EnvVars& job_vars) {
+int run_mpi(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job) {
   ChildSpec child;
   child.spawn.label = "mpirun";
   child.spawn.path = plan.program_path;
-  child.spawn.argv = mpirun_argv(plan, job_vars, running_as_root());
+  child.spawn.argv = plan.elastic ? mpirun_agents_argv(plan, job_vars, job, running_as_root())
+                                  : mpirun_argv(plan, job_vars, running_as_root());
   child.spawn.environ = compose_environ(::environ, job_vars, rank_variable_names());
   // mpirun tags and forwards its ranks' output itself.
   child.capture_output = false;
   std::vector<ChildSpec> children;
   children.push_back(std::move(child));
+  if (plan.elastic) {
+    std::string dir = job_temp_dir(job.run_id);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      raise_errno(errno, fmt::format("cannot create the job's directory '{}'", dir));
+    }
+    // Events of an earlier job in the same --log-dir are not this one's.
+    if (int fd = ::open(events_path(plan, job).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd >= 0) {
+      ::close(fd);
+    }
+    EventLog(events_path(plan, job)).append(nlohmann::json{{"event", "job_start"}, {"run_id", job.run_id}});
+  }
   Supervisor supervisor(plan.supervision);
-  return supervisor.run(std::move(children));
+  int code = supervisor.run(std::move(children));
+  if (!plan.elastic) return code;
+  return report_job(JobEnd{.plan = &plan,
+                           .job = &job,
+                           .events_path = events_path(plan, job),
+                           .supervisor_code = code,
+                           .received_signal = supervisor.received_signal(),
+                           .failed_agent = supervisor.first_failure()});
 }
 
 }  // namespace myriad::launcher

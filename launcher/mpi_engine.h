@@ -12,6 +12,13 @@
 // override them. run_mpi() runs mpirun as the one supervised child
 // (signals forwarded, --timeout applied) and returns its exit code.
 // describe_mpi() is the --dry-run text. Call run_mpi() from the main thread.
+//
+// An elastic job (--nnodes, --max-restarts) runs one agent per host instead:
+//   mpirun -np H --host h1:1,... --map-by ppr:1:node myriad agent --rdzv-endpoint ... PROGRAM ARGS...
+// (the `myriad` binary at the same path on every host); the agents start the
+// ranks, restart them, and the end reports the root cause (job_report.h).
+// mpirun ends the whole job when an agent itself dies, so a lost host is not
+// survived on this engine: start `myriad agent` on each host for that.
 #pragma once
 
 #include <string>
@@ -23,7 +30,9 @@
 namespace myriad::launcher {
 
 std::vector<std::string> mpirun_argv(const RunPlan& plan, const EnvVars& job_vars, bool as_root);
+std::vector<std::string> mpirun_agents_argv(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job,
+                                            bool as_root);
 std::string describe_mpi(const RunPlan& plan, const EnvVars& job_vars);
-int run_mpi(const RunPlan& plan, const EnvVars& job_vars);
+int run_mpi(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job);
 
 }  // namespace myriad::launcher

@@ -82,7 +82,7 @@ int run_job(const RunOptions& options) {
   MYRIAD_LOG_DEBUG("job {}: store at {} (bound to {}), {} engine, {} rank(s)", job.run_id,
                    job.store.to_string(), store.address(), plan.engine, plan.world_size);
   EnvVars vars = job_variables(job);
-  return plan.engine == "mpi" ? run_mpi(plan, vars) : run_local(plan, vars, job);
+  return plan.engine == "mpi" ? run_mpi(plan, vars, job) : run_local(plan, vars, job);
 }
 
 }  // namespace

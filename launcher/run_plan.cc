@@ -49,12 +49,39 @@ void plan_nodes(const RunOptions& options, RunPlan& plan) {
   plan.elastic = !options.elastic.nnodes.empty() || plan.max_restarts > 0;
   plan.elastic_times = elastic_times(options.elastic);
   plan.rdzv_id = options.elastic.rdzv_id;
-  if (plan.engine == "mpi") {
-    if (plan.elastic) {
-      raise(ErrorCode::InvalidArgument,
-            "--nnodes and --max-restarts need the local engine; on several hosts start `myriad agent` on "
-            "each (docs/elastic.md)");
+  if (plan.engine == "mpi" && plan.elastic) {
+    // One agent per host through mpirun; each runs the host's slots (or --nproc-per-node) ranks.
+    std::vector<HostSlots> hosts =
+        plan.hosts.empty() ? std::vector<HostSlots>{{"localhost", 1, {}}} : plan.hosts;
+    int per_node = options.nproc_per_node.value_or(hosts.front().slots);
+    if (!options.nproc_per_node) {
+      for (const HostSlots& host : hosts) {
+        if (host.slots != per_node) {
+          raise(
+              ErrorCode::InvalidArgument,
+              "an elastic job runs the same number of ranks on every host, but {} has {} slot(s) and {} has "
+              "{}: give --nproc-per-node",
+              hosts.front().host, per_node, host.host, host.slots);
+        }
+      }
     }
+    check_count(per_node, kMaxRanksPerNode, "--nproc-per-node");
+    plan.nproc_per_node = per_node;
+    if (options.elastic.nnodes.empty()) plan.min_nodes = plan.max_nodes = static_cast<int>(hosts.size());
+    if (plan.max_nodes != static_cast<int>(hosts.size())) {
+      raise(ErrorCode::InvalidArgument,
+            "--nnodes '{}' with the mpi engine: mpirun starts one agent per host, and {} host(s) are named; "
+            "make MAX the number of hosts",
+            options.elastic.nnodes, hosts.size());
+    }
+    plan.world_size = per_node * plan.max_nodes;
+    if (options.nproc && *options.nproc != plan.world_size) {
+      raise(ErrorCode::InvalidArgument, "-np {} disagrees with {} host(s) of {} rank(s): give one of them",
+            *options.nproc, plan.max_nodes, per_node);
+    }
+    return;
+  }
+  if (plan.engine == "mpi") {
     int hosts = std::max<int>(1, static_cast<int>(plan.hosts.size()));
     int max_size = plan.remote ? kMaxRanksPerNode * hosts : kMaxRanksPerNode;
     if (options.nproc) check_count(*options.nproc, max_size, "-np");

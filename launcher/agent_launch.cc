@@ -1,0 +1,58 @@
+#include "launcher/agent_launch.h"
+
+#include <limits.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "runtime/error.h"
+
+namespace myriad::launcher {
+namespace {
+
+std::string ms(std::chrono::milliseconds d) {
+  return fmt::format("{}ms", d.count());
+}
+
+}  // namespace
+
+std::string myriad_executable() {
+  char path[PATH_MAX + 1] = {};
+  ssize_t n = ::readlink("/proc/self/exe", path, PATH_MAX);
+  if (n <= 0) raise_errno(errno, "readlink /proc/self/exe (the myriad binary, to start the agents)");
+  return std::string(path, static_cast<size_t>(n));
+}
+
+std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, const std::string& myriad_path,
+                                    const std::string& node_id, const std::string& events_path) {
+  std::vector<std::string> argv{myriad_path,
+                                "agent",
+                                "--rdzv-endpoint",
+                                job.store.to_string(),
+                                "--rdzv-id",
+                                job.run_id,
+                                "--nnodes",
+                                fmt::format("{}:{}", plan.min_nodes, plan.max_nodes),
+                                "--nproc-per-node",
+                                std::to_string(plan.nproc_per_node),
+                                "--max-restarts",
+                                std::to_string(plan.max_restarts),
+                                "--monitor-interval",
+                                ms(plan.elastic_times.monitor_interval),
+                                "--heartbeat-timeout",
+                                ms(plan.elastic_times.heartbeat_timeout),
+                                "--join-timeout",
+                                ms(plan.elastic_times.join_timeout),
+                                "--node-cooldown",
+                                ms(plan.elastic_times.node_cooldown),
+                                "--grace-period",
+                                ms(plan.supervision.grace_period)};
+  if (!node_id.empty()) argv.insert(argv.end(), {"--node-id", node_id});
+  if (!events_path.empty()) argv.insert(argv.end(), {"--events", events_path});
+  if (!plan.log_dir.empty()) argv.insert(argv.end(), {"--log-dir", plan.log_dir});
+  if (!plan.tag_output) argv.push_back("--no-tag-output");
+  argv.insert(argv.end(), plan.argv.begin(), plan.argv.end());
+  return argv;
+}
+
+}  // namespace myriad::launcher

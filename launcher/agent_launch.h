@@ -1,0 +1,24 @@
+// How `myriad run` starts its agents: the `myriad agent` command line that
+// carries a plan's elastic settings (used by the local engine, one agent per
+// emulated node, and by the MPI engine, one per host through mpirun).
+// Pure apart from myriad_executable(), which reads /proc/self/exe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "launcher/job_env.h"
+#include "launcher/run_plan.h"
+
+namespace myriad::launcher {
+
+// This process's executable: the agents run the same `myriad` (on other hosts, at the same path).
+std::string myriad_executable();
+
+// argv of `myriad agent ... PROGRAM ARGS` for one node. An empty `node_id`
+// leaves the agent's default (its host name); an empty `events_path` leaves
+// the ledger to --log-dir.
+std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, const std::string& myriad_path,
+                                    const std::string& node_id, const std::string& events_path);
+
+}  // namespace myriad::launcher
