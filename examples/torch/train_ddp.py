@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import myriad.checkpoint as ckpt
+import myriad.elastic
 import myriad.torch  # noqa: F401  registers the "myriad" backend
 from myriad.torch.hooks import bf16_compress
 
@@ -152,6 +153,7 @@ def main(argv=None) -> None:
         dist.all_reduce(mean)
         if rank == 0:
             print(f"step {step} loss {mean.item() / world:.9g}", flush=True)
+        myriad.elastic.step(step)  # progress for the agent's goodput ledger (a no-op outside myriad run)
         if args.ckpt_every and (step + 1) % args.ckpt_every == 0:
             # Returns once the snapshot is taken; the write overlaps the next steps.
             ckpt.save(training_state(model.module, opt, step + 1, gen), args.ckpt_dir, step + 1)
