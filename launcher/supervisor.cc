@@ -27,6 +27,8 @@ constexpr std::chrono::milliseconds kOutputDrainTimeout{1000};
 constexpr size_t kReadChunkBytes = 64 << 10;
 // A line kept for a failure report is cut at this length.
 constexpr size_t kTailLineBytes = 512;
+// Reads of a failed child's pipes before its failure is reported.
+constexpr int kMaxDrainReads = 64;
 constexpr int kMaxEvents = 64;
 // Marks the signalfd in epoll data; stream indexes are small.
 constexpr uint64_t kSignalTag = ~uint64_t{0};
@@ -286,6 +288,9 @@ void Supervisor::reap() {
                                  .description = describe_status(status),
                                  .when = std::chrono::system_clock::now(),
                                  .stderr_tail = {}};
+      // What the child wrote before it exited is in its pipes: read it first, so that the tail holds its last
+      // words (a traceback) when the failure is reported.
+      drain_output(first_failure_->index);
       first_failure_->stderr_tail.assign(child.stderr_tail.begin(), child.stderr_tail.end());
       if (options_.on_first_failure) options_.on_first_failure(*first_failure_);
     }
@@ -299,9 +304,9 @@ void Supervisor::reap() {
   }
 }
 
-void Supervisor::on_output(size_t stream_index) {
+bool Supervisor::on_output(size_t stream_index) {
   Stream& stream = streams_[stream_index];
-  if (!stream.fd.valid()) return;
+  if (!stream.fd.valid()) return false;
   // One read per event (epoll is level-triggered): a rank that prints without pause cannot starve the others.
   char buffer[kReadChunkBytes];
   ssize_t n = ::read(stream.fd.get(), buffer, sizeof(buffer));
@@ -309,8 +314,18 @@ void Supervisor::on_output(size_t stream_index) {
     std::string_view data(buffer, static_cast<size_t>(n));
     stream.forwarder->feed(data);
     if (stream.is_stderr) keep_tail(stream, data);
-  } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-    close_stream(stream);
+    return true;
+  }
+  if (n == 0 || (errno != EAGAIN && errno != EINTR)) close_stream(stream);
+  return false;
+}
+
+void Supervisor::drain_output(size_t child_index) {
+  for (size_t i = 0; i < streams_.size(); ++i) {
+    if (streams_[i].child != child_index) continue;
+    // Bounded: a grandchild that keeps writing cannot hold the report back for long.
+    for (int reads = 0; reads < kMaxDrainReads && on_output(i); ++reads) {
+    }
   }
 }
 

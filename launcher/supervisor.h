@@ -129,7 +129,8 @@ class Supervisor {
   void start(std::vector<ChildSpec> specs);
   void on_signals();
   void reap();
-  void on_output(size_t stream_index);
+  bool on_output(size_t stream_index);  // true when it read something
+  void drain_output(size_t child_index);
   void close_stream(Stream& stream);
   void keep_tail(Stream& stream, std::string_view data);
   void stop_all(int signal);
