@@ -1,0 +1,81 @@
+"""Elastic runs of a torch script under `myriad run --max-restarts`: a rank
+killed mid-run is restarted and restores from its node's memory snapshot
+(asserted through the restore's reported source and the goodput ledger),
+the result equals an uninterrupted run, and a script that raises on every
+rank stops after one restart with its traceback named as the root cause."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ranks import HERE, REPO
+
+WORKER = str(HERE / "elastic_worker.py")
+
+
+def myriad_bin() -> str:
+    launcher = os.environ.get("MYRIAD_BIN")
+    if not launcher:
+        pytest.skip("MYRIAD_BIN (the built `myriad` command) is not set; CTest sets it")
+    return launcher
+
+
+def run(args, timeout=300):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "MYRIAD_STORE", "MYRIAD_TOKEN"):
+        env.pop(var, None)
+    return subprocess.run([myriad_bin(), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def events(log_dir: Path):
+    return [json.loads(line) for line in (log_dir / "events.jsonl").read_text().splitlines() if line.strip()]
+
+
+def final(out: str) -> float:
+    found = re.search(r"final (\S+)$", out, re.M)
+    assert found, out
+    return float(found.group(1))
+
+
+def test_a_killed_rank_restarts_and_restores_from_memory(tmp_path):
+    clean = run(["run", "-np", "2", WORKER, "none", str(tmp_path / "clean")])
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+
+    logs = tmp_path / "logs"
+    done = run(["run", "-np", "2", "--max-restarts", "2", "--log-dir", str(logs), WORKER, "crash-once",
+                str(tmp_path / "ckpt")])
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "was killed by signal 9 (SIGKILL)" in out
+    # Both ranks restored step 3 after the restart, from the node's memory (the agent's snapshot dir).
+    restored = re.findall(r"^\[rank \d\] restored step (\d+) from (\S+)$", out, re.M)
+    assert len(restored) == 2, out
+    assert all(step == "3" and source == "memory" for step, source in restored), restored
+    assert final(out) == pytest.approx(final(clean.stdout), rel=0, abs=1e-12)
+
+    ledger = events(logs)
+    names = [e["event"] for e in ledger]
+    assert names.count("round_formed") == 2
+    failure = next(e for e in ledger if e["event"] == "failure_detected")
+    assert failure["cause"] == "signal" and failure["rank"] == 1
+    restores = [e for e in ledger if e["event"] == "restore_done"]
+    assert len(restores) == 2 and {e["source"] for e in restores} == {"memory"}, restores
+    assert any(e["event"] == "first_step" and e["generation"] == 1 for e in ledger), ledger
+    assert "goodput:" in done.stderr and "1 restart" in done.stderr
+
+
+def test_a_script_that_raises_everywhere_stops_after_one_restart(tmp_path):
+    logs = tmp_path / "logs"
+    done = run(["run", "-np", "2", "--max-restarts", "5", "--log-dir", str(logs), WORKER, "raise",
+                str(tmp_path / "ckpt")])
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out  # Python's exit code for an uncaught exception
+    assert "the root cause" in done.stderr
+    assert "the same failure repeated right after a restart" in done.stderr
+    assert "ValueError: bad learning rate schedule at step 0" in done.stderr
+    assert 'raise ValueError(f"bad learning rate schedule' in done.stderr  # the traceback, from the error file
+    assert [e["event"] for e in events(logs)].count("round_formed") == 2
