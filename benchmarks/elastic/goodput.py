@@ -11,6 +11,7 @@ ranks' process start -> torch imported -> process group ready -> restore
 done -> first step (the ledger's events and the script's own timings).
 
     python3 benchmarks/elastic/goodput.py --out /tmp/goodput [--duration 600 --interval 60]
+    python3 benchmarks/elastic/goodput.py --out /tmp/goodput0 --myriad-args "--node-cooldown 0s"
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> int:
     p.add_argument("--myriad", default=os.path.join(ROOT, "build/release/launcher/myriad"))
     p.add_argument("--python", default="/opt/myriad/venv/bin/python")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--myriad-args", default="", help="extra options of myriad run, e.g. '--node-cooldown 0s'")
     p.add_argument("--train-args", default="--width 2048 --layers 3 --batch 32 --ckpt-every 10 --threads 1",
                    help="extra arguments of train_ckpt.py")
     args = p.parse_args()
@@ -67,7 +69,7 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     tdir, ldir, cdir = (os.path.join(args.out, d) for d in ("t", "log", "ckpt"))
     cmd = [args.myriad, "run", "-np", "2", "--max-restarts", "100", "--timeout", f"{args.duration}s",
-           "--log-dir", ldir, args.python, os.path.join(HERE, "train_ckpt.py"), "--ckpt", "myriad",
+           "--log-dir", ldir, *args.myriad_args.split(), args.python, os.path.join(HERE, "train_ckpt.py"), "--ckpt", "myriad",
            "--ckpt-dir", cdir, "--timing-dir", tdir, *args.train_args.split()]
     print("$ " + " ".join(cmd), flush=True)
     print("load before: " + open("/proc/loadavg").read().strip(), flush=True)
@@ -140,6 +142,10 @@ def breakdown(kills: list[dict], events: list[dict], timings: list[dict]) -> Non
         col = [r[i] for r in rows]
         print(f"  {name:11s} {statistics.median(col):7.3f}  [{min(col):.3f}-{max(col):.3f}]")
     print(f"  (the ledger's detection, fault_t -> failure_detected: median {statistics.median(ledger_detect):.3f} s)")
+    cooldowns = [e for e in events if e.get("event") == "node_excluded"]
+    print(f"node cooldowns (node_excluded; the ledger counts them as rendezvous): {len(cooldowns)}, "
+          f"{sum(e.get('cooldown_s', 0) for e in cooldowns):.1f} s in all: "
+          + ", ".join(f"{e.get('cooldown_s', 0):.0f}" for e in cooldowns))
 
 
 if __name__ == "__main__":
