@@ -13,6 +13,8 @@
 //     from the newest one at start, in whatever world size the new round has;
 //   - a failure reported the torchrun way (TORCHELASTIC_ERROR_FILE), so that
 //     `myriad run` names the error when it gives up.
+// The restore itself appears in the goodput ledger: the checkpoint service
+// appends its restore_done event (source, seconds) to MYRIAD_EVENTS_FILE.
 //
 // The arithmetic is exact (int64): the parameters after step S are the same
 // whatever the world size and wherever restarts happened, so a test compares
@@ -137,6 +139,8 @@ int train(const Flags& flags) {
   if (!flags.ckpt_dir.empty()) {
     checkpointer = std::make_unique<Checkpointer>(
         comm, myriad::checkpoint::CheckpointerOptions{.keep_last = flags.keep_last});
+    // Every committed step is on disk (the memory tier only adds a faster
+    // copy), so the disk says whether there is anything to resume from.
     if (myriad::checkpoint::latest_step(flags.ckpt_dir)) {
       // fallback: a step that fails to verify (a torn file) gives way to an older one.
       LoadResult loaded = checkpointer->load(state, flags.ckpt_dir, {.fallback = true, .rank = rank});
