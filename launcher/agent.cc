@@ -198,6 +198,15 @@ int Agent::run() {
     if (int sig = supervisor.received_signal()) {
       return end_job(128 + sig);
     }
+    // The monitor samples the table once per interval: steps reported after
+    // its last look (a short round) are progress too, or the restart policy
+    // would take a fault that recurs after progress for a bug that repeats.
+    for (int slot = 0; slot < options_.nproc_per_node; ++slot) {
+      if (std::optional<uint64_t> step = heartbeats_->read(slot).step) {
+        progressed_ = true;
+        last_step_ = std::max(last_step_, *step + 1);
+      }
+    }
     event({{"event", "workers_stopped"},
            {"generation", round.generation},
            {"last_step", last_step_ == 0 ? json(nullptr) : json(last_step_ - 1)},
