@@ -69,8 +69,11 @@ std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
 }
 
 Communicator::Communicator(BackendContext context, std::string backend) : context_(std::move(context)) {
-  context_.store =
-      std::make_shared<PrefixStore>(fmt::format("comm/{}", context_.comm_id), context_.world->shared_store());
+  // The round (MYRIAD_RESTART_COUNT) is part of the keys: a restarted rank must not read the
+  // endpoints its dead predecessor published under the same communicator id.
+  context_.store = std::make_shared<PrefixStore>(
+      fmt::format("comm/{}/{}", context_.world->info().restart_count, context_.comm_id),
+      context_.world->shared_store());
   const std::vector<std::string>& nodes = context_.world->nodes();
   const std::string& my_node = nodes[context_.group[context_.rank]];
   local_size_ = 0;

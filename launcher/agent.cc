@@ -409,7 +409,12 @@ std::optional<int> Agent::decide(const elastic::Round& round) {
     }
     previous_root_ = *root;
     progressed_ = false;
-    if (root->value("node", "") == options_.node_id) cool_down(round);
+    // Only when the others can go on without this node: alone (or needed for MIN) it would just stall the
+    // job.
+    if (root->value("node", "") == options_.node_id &&
+        static_cast<int>(round.members.size()) > options_.min_nodes) {
+      cool_down(round);
+    }
     return std::nullopt;
   } catch (const Error& e) {
     write_all(STDERR_FILENO,

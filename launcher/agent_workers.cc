@@ -146,7 +146,8 @@ json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
       fmt::format("rank {} (pid {}) on {} {}", rank, exit.pid, launch.options->node_id, exit.description);
   if (!error.is_null() && !error.value("message", "").empty()) {
     summary += ": " + error.value("message", "");
-  } else if (!exit.stderr_tail.empty()) {
+  } else if (exit.signal == 0 &&
+             !exit.stderr_tail.empty()) {  // a signal came from outside: its last line is not why
     summary += ": " + exit.stderr_tail.back();
   }
   failure["summary"] = summary;
