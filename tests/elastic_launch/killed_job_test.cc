@@ -4,6 +4,7 @@
 // without failure.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <algorithm>
 
 #include <cstdio>
 #include <filesystem>
@@ -70,7 +71,11 @@ TEST_F(KilledJob, KilledDuringAPersistResumesFromTheLastCommittedStep) {
     forget_killed_job(run_id);
     committed = checkpoint::latest_step(config.ckpt_dir);
     ASSERT_TRUE(committed);
-    if (*committed < *in_progress) torn = in_progress;
+    // A kill between the rename of step-N/ and the update of `latest` leaves step N committed
+    // (docs/checkpoint-format.md) but not yet named: not a torn save, so try again.
+    std::vector<uint64_t> listed = checkpoint::list_steps(config.ckpt_dir);
+    bool renamed = std::find(listed.begin(), listed.end(), *in_progress) != listed.end();
+    if (*committed < *in_progress && !renamed) torn = in_progress;
   }
   ASSERT_TRUE(torn) << "every kill came after the persist had committed (" << kAttempts << " attempts)";
   std::printf("killed during the persist of step %llu; step %llu was committed\n",
