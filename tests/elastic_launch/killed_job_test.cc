@@ -4,8 +4,8 @@
 // without failure.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <regex>
