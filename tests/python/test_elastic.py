@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,24 @@ def test_a_script_that_raises_everywhere_stops_after_one_restart(tmp_path):
     assert "ValueError: bad learning rate schedule at step 0" in done.stderr
     assert 'raise ValueError(f"bad learning rate schedule' in done.stderr  # the traceback, from the error file
     assert [e["event"] for e in events(logs)].count("round_formed") == 2
+
+
+def test_the_same_script_recovers_under_torchrun_too(tmp_path):
+    """The comparison run of the recovery benchmark: torchrun restarts the
+    killed rank and the script restores from disk (torchrun has no memory
+    tier), with the same result."""
+    clean = run(["run", "-np", "2", WORKER, "none", str(tmp_path / "clean")])
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "MYRIAD_STORE", "MYRIAD_TOKEN",
+                "MYRIAD_SNAPSHOT_DIR"):
+        env.pop(var, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "--max-restarts", "1", WORKER, "crash-once", str(tmp_path / "ckpt")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    restored = re.findall(r"restored step (\d+) from (\S+)$", done.stdout, re.M)
+    assert len(restored) == 2 and all(step == "3" and source == "disk" for step, source in restored), out
+    assert final(done.stdout) == pytest.approx(final(clean.stdout), rel=0, abs=1e-12)
