@@ -25,6 +25,8 @@ tensors and the same directory (--dir, on the disk):
   saves   myriad   myriad.checkpoint.save() returning (blocking), then
                    handle.wait() (committed: written, fsynced, agreed,
                    manifest, rename; with --replicas 1 also replicated)
+          memcpy   the same bytes copied (Tensor.copy_) into tensors allocated
+                   and touched once: the floor of any snapshot
           torch    torch.save(state, dir/torch/rank-R.pt) returning
                    (blocking), then os.fsync of the file (durable)
           dcp      torch.distributed.checkpoint.save (synchronous; fsyncs)
@@ -171,6 +173,20 @@ def main():
             raise RuntimeError(f"rank {rank}: replication failed: {h.replication_error}")
         return {"myriad_blocking": t1 - t0, "myriad_handle_blocking": h.blocking_seconds, "myriad_persist": t2 - t0}
 
+    copies = {}
+
+    def case_memcpy():
+        if not copies:
+            copies.update({name: torch.empty_like(t) for name, t in local.items()})
+            for name, t in local.items():
+                copies[name].copy_(t)  # first touch: not timed
+        dist.barrier()
+        t0 = time.perf_counter()
+        for name, t in local.items():
+            copies[name].copy_(t)
+        t1 = time.perf_counter()
+        return {"memcpy": t1 - t0}
+
     def case_torch():
         path = os.path.join(base, "torch", f"rank-{rank}.pt")
         dist.barrier()
@@ -312,16 +328,18 @@ def main():
     if args.replicas:
         cases = [case_myriad, case_load_memory, case_load_buddy, case_load_disk]
     else:
-        cases = [case_myriad, case_torch, case_dcp, case_dcp_async, case_dd,
+        cases = [case_myriad, case_memcpy, case_torch, case_dcp, case_dcp_async, case_dd,
                  case_load_memory, case_load_disk, case_dcp_load, case_torch_load]
 
-    # Warm-up: one save of each kind (the memory tier's files, DCP's plans,
-    # the page cache's first touch); not counted.
+    # Warm-up: one save of each kind (DCP's plans, the page cache's first
+    # touch); not counted.
     for case in cases:
         if case in (case_myriad, case_torch, case_dcp, case_dcp_async):
             case()
-    if args.replicas:
-        case_myriad()  # keep 2: the memory tier recycles its files from now on
+    # The memory tier keeps 2 steps per rank (MYRIAD_SNAPSHOT_KEEP): from the
+    # third save on, a snapshot goes into the oldest step's file, recycled, as
+    # in a training run that checkpoints repeatedly.
+    case_myriad()
 
     reps = []
     for rep in range(args.reps):
@@ -352,6 +370,7 @@ def report(args, reps, rank_bytes, world, n_tensors, dropped, snapdir):
         ratios["dcp_blocking / myriad_blocking"] = ratio("dcp_blocking", "myriad_blocking")
         ratios["dcp_async_blocking / myriad_blocking"] = ratio("dcp_async_blocking", "myriad_blocking")
         ratios["torch_blocking / myriad_blocking"] = ratio("torch_blocking", "myriad_blocking")
+        ratios["myriad_blocking / memcpy"] = ratio("myriad_blocking", "memcpy")
         ratios["dd / myriad_persist (persist share of dd)"] = ratio("dd", "myriad_persist")
         ratios["dd / dcp_async_persist"] = ratio("dd", "dcp_async_persist")
         ratios["load_disk / load_memory"] = ratio("load_disk", "load_memory")
