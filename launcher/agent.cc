@@ -117,6 +117,7 @@ int Agent::run() {
   rdzv_options.min_nodes = options_.min_nodes;
   rdzv_options.max_nodes = options_.max_nodes;
   rdzv_options.join_timeout = options_.join_timeout;
+  rdzv_options.last_call = options_.last_call;
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   elastic::AgentInfo self{.id = fmt::format("{}:{}", options_.node_id, ::getpid()),

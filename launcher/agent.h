@@ -68,6 +68,7 @@ struct AgentOptions {
   std::chrono::milliseconds heartbeat_timeout = kDefaultHeartbeatTimeout;
   std::chrono::milliseconds grace_period{5000};
   std::chrono::milliseconds join_timeout{600000};
+  std::chrono::milliseconds last_call{500};
   std::chrono::milliseconds store_lost_after = kDefaultStoreLostAfter;
   std::chrono::milliseconds cooldown = kDefaultNodeCooldown;
   std::string log_dir;      // DIR/rank-N.log per worker; empty: none

@@ -73,6 +73,7 @@ int run_agent_command(const AgentFlags& flags) {
   options.heartbeat_timeout = times.heartbeat_timeout;
   options.join_timeout = times.join_timeout;
   options.cooldown = times.node_cooldown;
+  options.last_call = times.last_call;
   options.grace_period = config::parse_duration(flags.grace_period, "--grace-period");
   options.log_dir = flags.log_dir;
   options.events_path = flags.events;

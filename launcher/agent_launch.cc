@@ -43,6 +43,8 @@ std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, cons
                                 ms(plan.elastic_times.heartbeat_timeout),
                                 "--join-timeout",
                                 ms(plan.elastic_times.join_timeout),
+                                "--last-call",
+                                ms(plan.elastic_times.last_call),
                                 "--node-cooldown",
                                 ms(plan.elastic_times.node_cooldown),
                                 "--grace-period",

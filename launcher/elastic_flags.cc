@@ -46,6 +46,11 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
   app.add_option("--join-timeout", flags.join_timeout, "How long a round waits for MIN nodes")
       ->envname("PET_JOIN_TIMEOUT")
       ->default_str("600s");
+  app.add_option("--last-call", flags.last_call,
+                 "Once MIN nodes have joined, how long a round waits without a new arrival before it closes "
+                 "(extended by each arrival, 30s at most)")
+      ->envname("PET_LAST_CALL")
+      ->default_str("500ms");
   app.add_option("--node-cooldown", flags.node_cooldown,
                  "A node whose ranks failed twice sits out this long before rejoining (doubling with each "
                  "further failure)")
@@ -80,6 +85,7 @@ ElasticTimes elastic_times(const ElasticFlags& flags) {
           : config::parse_duration(flags.heartbeat_timeout, "--heartbeat-timeout");
   times.join_timeout = config::parse_duration(flags.join_timeout, "--join-timeout");
   times.node_cooldown = config::parse_duration(flags.node_cooldown, "--node-cooldown");
+  times.last_call = config::parse_duration(flags.last_call, "--last-call");
   return times;
 }
 

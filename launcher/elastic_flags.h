@@ -26,6 +26,7 @@ struct ElasticFlags {
   std::string heartbeat_timeout;  // empty: MYRIAD_HEARTBEAT_TIMEOUT, else 60s
   std::string join_timeout = "600s";
   std::string node_cooldown = "10s";
+  std::string last_call = "500ms";
   bool standalone = false;
 };
 
@@ -40,6 +41,7 @@ struct ElasticTimes {
   std::chrono::milliseconds heartbeat_timeout;
   std::chrono::milliseconds join_timeout;
   std::chrono::milliseconds node_cooldown;
+  std::chrono::milliseconds last_call;
 };
 ElasticTimes elastic_times(const ElasticFlags& flags);
 
