@@ -124,6 +124,7 @@ GoodputReport summarize(const std::vector<json>& unsorted) {
       gen.formed = std::max(gen.formed.value_or(t), t);
       if (!latest_formed || g > *latest_formed) latest_formed = g;
     } else if (name == "first_step" || name == "step_progress") {
+      report.steps_reported = true;
       generations[g].steps.push_back(StepPoint{t, e->value("step", int64_t{0})});
     } else if (name == "failure_detected" || name == "membership_change") {
       Generation& gen = generations[g];
@@ -205,6 +206,14 @@ std::string format_report(const GoodputReport& r) {
   }
   if (!causes.empty()) causes += ")";
   const LostTime& l = r.lost;
+  if (!r.steps_reported) {
+    return fmt::format(
+        "goodput: not measured: no rank reported a training step (myriad.elastic.step, heartbeat::step); "
+        "{:.1f} s "
+        "wall, {} restart{}, {} failure{}{}\n",
+        r.wall_seconds, r.restarts, r.restarts == 1 ? "" : "s", r.failures, r.failures == 1 ? "" : "s",
+        causes);
+  }
   return fmt::format(
       "goodput: {:.1f}% effective: {:.1f} s productive of {:.1f} s wall; {} restart{}, {} failure{}{}\n"
       "lost: startup {:.1f} s, detection {:.1f} s, stop {:.1f} s, rendezvous {:.1f} s, restart {:.1f} s, "

@@ -39,6 +39,7 @@ struct GoodputReport {
   int failures = 0;                              // rounds ended by a failure
   std::map<std::string, int> failures_by_cause;  // "exit", "signal", "hung", "node_lost", "store_lost"
   int64_t recomputed_steps = 0;
+  bool steps_reported = false;  // false: the ranks never called step(); productive time is not measured
 };
 
 // The events of the ledger at `path`, in file order.
