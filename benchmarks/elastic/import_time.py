@@ -31,7 +31,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 
 def probe(cmd: list[str], env: dict) -> list[dict]:
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300).stdout
-    return [json.loads(line.split("@probe ", 1)[1]) for line in out.splitlines() if "@probe " in line]
+    # Two processes sharing a pipe may interleave their lines: decode each record where it starts.
+    decoder = json.JSONDecoder()
+    return [decoder.raw_decode(part)[0] for part in out.split("@probe ")[1:]]
 
 
 def main() -> int:
