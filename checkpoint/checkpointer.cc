@@ -129,6 +129,10 @@ Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptio
   if (keep < 1) raise(ErrorCode::InvalidArgument, "snapshot_keep must be >= 1, not {}", keep);
   if (replicas < 0 || replicas > 1)
     raise(ErrorCode::InvalidArgument, "replicas must be 0 or 1, not {}", replicas);
+  const int64_t mbps =
+      options_.write_mbps ? *options_.write_mbps : config::get_int(env, "MYRIAD_CKPT_WRITE_MBPS", 0, 0);
+  if (mbps < 0) raise(ErrorCode::InvalidArgument, "write_mbps must be >= 0, not {}", mbps);
+  write_rate_ = static_cast<uint64_t>(mbps) * 1'000'000;
   if (!snapshot_dir_.empty()) tier_ = std::make_unique<MemoryTier>(snapshot_dir_, keep, rank_);
   persist_comm_ = comm->split(0, rank_);
   control_comm_ = comm->split(0, rank_);
@@ -279,8 +283,8 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
         // Each rank fsyncs its own file before it reports: the agreement
         // below then means "every shard is durable", which is what lets rank
         // 0 commit.
-        write_file_durably(tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(),
-                           snapshot.buffer.size());
+        write_file_durably(tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(), snapshot.buffer.size(),
+                           write_rate_);
       } catch (...) {
         hasher.join();
         throw;

@@ -77,6 +77,8 @@ struct CheckpointerOptions {
   std::optional<std::string> snapshot_dir{};
   std::optional<int> snapshot_keep{};  // steps kept in memory per rank (>= 1); nullopt: MYRIAD_SNAPSHOT_KEEP
   std::optional<int> replicas{};       // 0 or 1 buddy copies; nullopt: MYRIAD_CKPT_REPLICAS
+  // Each rank's persist write rate in MB/s, 0 unlimited; nullopt: MYRIAD_CKPT_WRITE_MBPS.
+  std::optional<int64_t> write_mbps{};
 };
 
 class SaveHandle {
@@ -153,6 +155,7 @@ class Checkpointer {
   SnapshotBuffer spare_;  // the previous snapshot's buffer, handed back by the worker before it ends
   std::string snapshot_dir_;
   std::unique_ptr<MemoryTier> tier_;  // null without a snapshot directory
+  uint64_t write_rate_ = 0;           // persist bytes per second per rank, 0 unlimited
   BuddyPlan buddies_;
   bool any_memory_ = false;  // some rank keeps snapshots in memory: rank 0 broadcasts the manifest
   std::atomic<int> replication_failures_{0};

@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 
 #include "runtime/error.h"
 
@@ -102,16 +104,48 @@ void write_file_durably(const std::string& path, const std::string& text) {
   file.close();
 }
 
-void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes) {
+namespace {
+
+// Holds the writes of one file to a rate: after each piece, sleeps until the
+// bytes written so far are due.
+class Pacer {
+ public:
+  explicit Pacer(uint64_t bytes_per_second)
+      : rate_(bytes_per_second), start_(std::chrono::steady_clock::now()) {}
+  // The largest piece to write before the next pause: a tenth of a second's bytes.
+  size_t piece(size_t limit) const {
+    if (rate_ == 0) return limit;
+    constexpr size_t kPage = 4096;
+    return std::clamp<size_t>(rate_ / 10 / kPage * kPage, kPage, limit);
+  }
+  void wrote(size_t bytes) {
+    if (rate_ == 0) return;
+    written_ += bytes;
+    std::this_thread::sleep_until(
+        start_ + std::chrono::nanoseconds(
+                     static_cast<int64_t>(static_cast<double>(written_) / static_cast<double>(rate_) * 1e9)));
+  }
+
+ private:
+  uint64_t rate_;
+  std::chrono::steady_clock::time_point start_;
+  uint64_t written_ = 0;
+};
+
+}  // namespace
+
+void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes,
+                        uint64_t bytes_per_second) {
   constexpr size_t kPage = 4096;
   constexpr size_t kDirectPiece = 64u << 20;  // bounded pieces: a short O_DIRECT write stays aligned
+  Pacer pacer(bytes_per_second);
   const size_t body = bytes / kPage * kPage;
   if (reinterpret_cast<uintptr_t>(data) % kPage == 0 && body > 0) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
     if (fd >= 0) {
       File direct(fd, path);
       for (size_t at = 0; at < body;) {
-        const size_t n = std::min(kDirectPiece, body - at);
+        const size_t n = std::min(pacer.piece(kDirectPiece), body - at);
         ssize_t w = ::pwrite(fd, data + at, n, static_cast<off_t>(at));
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) raise_errno(errno, fmt::format("write {} at offset {}", path, at));
@@ -123,6 +157,7 @@ void write_file_durably(const std::string& path, const unsigned char* data, size
         }
         // A short aligned write goes on: the next one names the cause (ENOSPC).
         at += static_cast<size_t>(w);
+        pacer.wrote(static_cast<size_t>(w));
       }
       direct.close();
       File tail(::open(path.c_str(), O_WRONLY | O_CLOEXEC), path);
@@ -140,7 +175,14 @@ void write_file_durably(const std::string& path, const unsigned char* data, size
     if (errno != EINVAL) raise_errno(errno, "create " + path);
   }
   File file = File::create(path);
-  file.write_all(data, bytes);
+  for (size_t at = 0; at < bytes;) {
+    const size_t n = std::min(pacer.piece(bytes), bytes - at);
+    ssize_t w = ::pwrite(file.fd(), data + at, n, static_cast<off_t>(at));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) raise_errno(errno, fmt::format("write {} at offset {}", path, at));
+    at += static_cast<size_t>(w);
+    pacer.wrote(static_cast<size_t>(w));
+  }
   file.sync();
   file.close();
 }

@@ -52,8 +52,11 @@ void sync_dir(const std::string& path);
 // When `data` is page-aligned the page-aligned body is written with O_DIRECT
 // (no copy into the page cache, so no write-back storm at the fsync) and the
 // tail through the page cache; a file system that refuses O_DIRECT (tmpfs)
-// gets an ordinary write.
-void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes);
+// gets an ordinary write. A `bytes_per_second` above 0 paces the writes to
+// that rate (a persist that leaves the disk or the shared file system to
+// the training's own I/O); 0 writes as fast as the disk takes them.
+void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes,
+                        uint64_t bytes_per_second = 0);
 // Writes `text` to `path` (created or truncated) and fsyncs it.
 void write_file_durably(const std::string& path, const std::string& text);
 // Writes `text` to `tmp_path`, fsyncs it, renames it over `path` and fsyncs

@@ -68,16 +68,23 @@ constexpr Variable kVariables[] = {
     {"MYRIAD_KERNELS_ISA", "choice", "best the CPU has",
      "Highest instruction set the reduction kernels use: scalar, avx2 or avx512."},
     {"MYRIAD_SNAPSHOT_DIR", "string", "",
-     "Node-local shared-memory directory where checkpoint snapshots are kept for restore (set by the node's agent)."},
+     "Node-local shared-memory directory where checkpoint snapshots are kept for restore (set by the node's "
+     "agent)."},
     {"MYRIAD_SNAPSHOT_KEEP", "int", "2", "Checkpoint snapshots kept in the node's memory per rank."},
     {"MYRIAD_CKPT_REPLICAS", "int", "0",
      "Copies of each rank's snapshot kept in the memory of a buddy rank on another node: 0 or 1."},
+    {"MYRIAD_CKPT_WRITE_MBPS", "int", "0",
+     "Rate in MB/s at which each rank's checkpoint persist writes its file; 0 writes as fast as the disk "
+     "takes it."},
     {"MYRIAD_HEARTBEAT_FILE", "string", "",
-     "Shared-memory file where ranks publish heartbeats and training steps to their agent (set by the agent)."},
+     "Shared-memory file where ranks publish heartbeats and training steps to their agent (set by the "
+     "agent)."},
     {"MYRIAD_EVENTS_FILE", "string", "",
-     "The job's goodput ledger (JSON lines) where ranks append their events, e.g. a restore (set by the agent)."},
+     "The job's goodput ledger (JSON lines) where ranks append their events, e.g. a restore (set by the "
+     "agent)."},
     {"MYRIAD_HEARTBEAT_TIMEOUT", "duration", "60s",
-     "A rank whose last heartbeat is older than this is hung (read by the agent; myriad run --heartbeat-timeout)."},
+     "A rank whose last heartbeat is older than this is hung (read by the agent; myriad run "
+     "--heartbeat-timeout)."},
 };
 
 std::string lower(std::string_view text) {

@@ -2,10 +2,16 @@
 // manifest's text and checksum, State validation.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include "checkpoint/file_io.h"
 #include "checkpoint/format.h"
 #include "checkpoint/manifest.h"
 #include "checkpoint/state.h"
 #include "runtime/error.h"
+#include "tests/harness/process.h"
 
 namespace myriad::checkpoint {
 namespace {
@@ -141,6 +147,29 @@ TEST(FormatTest, StateValidationNamesTheTensor) {
   State device;
   device.add_replicated("g", {data, 3, DType::F32, Device::cuda(0)}, {3});
   EXPECT_EQ(code_of([&] { validate_state(device); }), ErrorCode::NotSupported);
+}
+
+// MYRIAD_CKPT_WRITE_MBPS: a paced write takes at least bytes / rate and
+// writes the same bytes; an aligned buffer (the O_DIRECT path) and an
+// unaligned one (the ordinary one) alike.
+TEST(FormatTest, PacedWriteHoldsItsRateAndKeepsTheBytes) {
+  test::TempDir dir;
+  constexpr size_t kBytes = 3u << 20;
+  constexpr uint64_t kRate = 10'000'000;  // 3 MiB at 10 MB/s: at least 0.31 s
+  std::vector<unsigned char> storage(kBytes + 4096 + 1);
+  unsigned char* aligned = storage.data() + (4096 - reinterpret_cast<uintptr_t>(storage.data()) % 4096);
+  for (unsigned char* data : {aligned, aligned + 1}) {
+    for (size_t i = 0; i < kBytes; ++i) data[i] = static_cast<unsigned char>(i * 31 + 7);
+    const std::string path = dir.path() + "/paced.bin";
+    const auto start = std::chrono::steady_clock::now();
+    write_file_durably(path, data, kBytes, kRate);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_GE(seconds, static_cast<double>(kBytes) / static_cast<double>(kRate) * 0.9);
+    std::ifstream in(path, std::ios::binary);
+    std::vector<unsigned char> back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ASSERT_EQ(back.size(), kBytes);
+    EXPECT_TRUE(std::equal(back.begin(), back.end(), data)) << (data == aligned ? "aligned" : "unaligned");
+  }
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ std::optional<uint64_t> persist_in_progress(const std::string& dir) {
 }
 
 TEST_F(KilledJob, KilledDuringAPersistResumesFromTheLastCommittedStep) {
-  // 32 MB of parameters: a persist (write and fsync) takes long enough to be caught.
+  // 32 MB of parameters, persisted at 16 MB/s per rank (MYRIAD_CKPT_WRITE_MBPS): each persist takes
+  // about a second however fast the disk (a tmpfs) is, and the kill lands inside one.
   TrainConfig config{.steps = 24,
                      .param_count = 4'000'000,
                      .batch = 2,
@@ -54,7 +55,8 @@ TEST_F(KilledJob, KilledDuringAPersistResumesFromTheLastCommittedStep) {
     std::string run_id = new_run_id();
     config.ckpt_dir = dir_.path() + "/ckpt-" + run_id;
     std::unique_ptr<RunningCommand> job =
-        start_command(run_options(run_id, {"--max-restarts", "3", "--nproc-per-node", "2"}, config));
+        start_command(run_options(run_id, {"--max-restarts", "3", "--nproc-per-node", "2"}, config,
+                                  {{"MYRIAD_CKPT_WRITE_MBPS", "16"}}));
     std::optional<uint64_t> in_progress;
     wait_until(
         [&] {
