@@ -130,12 +130,15 @@ BootstrapInfo detect_bootstrap(const Env& env) {
   info.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
   info.run_id = config::get_string(env, "MYRIAD_RUN_ID")
                     .value_or(config::get_string(env, "TORCHELASTIC_RUN_ID").value_or(""));
-  if (config::get_string(env, "MYRIAD_RESTART_COUNT")) {
-    info.restart_count = static_cast<int>(config::get_int(env, "MYRIAD_RESTART_COUNT", 0, 0, INT_MAX));
-  } else {
-    info.restart_count = static_cast<int>(config::get_int(env, "TORCHELASTIC_RESTART_COUNT", 0, 0, INT_MAX));
-  }
+  info.restart_count = detect_restart_count(env);
   return info;
+}
+
+int detect_restart_count(const Env& env) {
+  if (config::get_string(env, "MYRIAD_RESTART_COUNT")) {
+    return static_cast<int>(config::get_int(env, "MYRIAD_RESTART_COUNT", 0, 0, INT_MAX));
+  }
+  return static_cast<int>(config::get_int(env, "TORCHELASTIC_RESTART_COUNT", 0, 0, INT_MAX));
 }
 
 }  // namespace myriad

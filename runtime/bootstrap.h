@@ -29,15 +29,19 @@ struct BootstrapInfo {
   int world_size = 1;
   int local_rank = 0;
   int local_world_size = 1;
-  std::string node;            // node id: MYRIAD_NODE_ID or the host name
-  std::string source;          // "myriad", "torchrun", "openmpi", "slurm" or "default"
+  std::string node;    // node id: MYRIAD_NODE_ID or the host name
+  std::string source;  // "myriad", "torchrun", "openmpi", "slurm" or "default"
   std::optional<HostPort> store;
   std::string token;
-  std::string run_id;          // MYRIAD_RUN_ID, else TORCHELASTIC_RUN_ID, else ""
-  int restart_count = 0;       // MYRIAD_RESTART_COUNT, else TORCHELASTIC_RESTART_COUNT
+  std::string run_id;     // MYRIAD_RUN_ID, else TORCHELASTIC_RUN_ID, else ""
+  int restart_count = 0;  // MYRIAD_RESTART_COUNT, else TORCHELASTIC_RESTART_COUNT
 };
 
 BootstrapInfo detect_bootstrap(const Env& env);
+// The ranks' restart round alone: MYRIAD_RESTART_COUNT, else
+// TORCHELASTIC_RESTART_COUNT, else 0 (for a process group whose ranks come
+// from torch, where detect_bootstrap() may find no place in a job).
+int detect_restart_count(const Env& env);
 
 // The host name of this machine (gethostname).
 std::string host_name();

@@ -142,7 +142,12 @@ TensorView empty_view() {
 ProcessGroupMyriad::ProcessGroupMyriad(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
                                        std::chrono::milliseconds timeout)
     : c10d::Backend(rank, size), timeout_(timeout) {
-  auto myriad_store = std::make_shared<TorchStore>(store);
+  // A restarted job may get the same store as its previous round (torchrun
+  // shares its agent's store with the workers): the round is part of every
+  // key, so no rank reads the group id or the endpoints of a dead predecessor.
+  const int round = detect_restart_count(Env::process());
+  auto myriad_store =
+      std::make_shared<PrefixStore>(fmt::format("round/{}/", round), std::make_shared<TorchStore>(store));
   // Shared-memory segment names are machine-wide: each process group gets
   // an id of its own, drawn by its rank 0.
   if (rank == 0) {
@@ -162,6 +167,7 @@ ProcessGroupMyriad::ProcessGroupMyriad(const c10::intrusive_ptr<c10d::Store>& st
   info.world_size = size;
   info.node = job.node;
   info.source = "torch";
+  info.restart_count = round;
   // The launcher removes leftover segments of its run id: keep it when set.
   info.run_id = job.run_id.empty() ? "t" + id_ : job.run_id;
   if (size == job.world_size) {
