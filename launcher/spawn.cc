@@ -35,7 +35,7 @@ std::vector<char*> pointers(const std::vector<std::string>& strings) {
     (void)ignored;
     ::_exit(exit_code);
   };
-  if (::setpgid(0, 0) != 0) fail(kExitSetupFailed);
+  if (::setsid() < 0) fail(kExitSetupFailed);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail(kExitSetupFailed);
   // The launcher may have died between fork and prctl; then nobody would kill us.
   if (::getppid() != parent) ::_exit(kExitSetupFailed);
@@ -82,11 +82,14 @@ PendingSpawn start_process(const SpawnRequest& request) {
     exec_child(request.path.c_str(), argv.data(), envp.data(), parent, dev_null.get(), request.stdout_fd,
                request.stderr_fd, report_write.get());
   }
-  // Also set the group here: the launcher may signal the group before the child has run at all.
-  // EACCES means the child already exec'd, after setting it itself.
-  ::setpgid(pid, pid);
+  // The child makes its own session (setsid fails in a process group leader, so the parent
+  // cannot make the group for it); a signal sent before then goes to the child (signal_group).
   pending.pid = pid;
   return pending;
+}
+
+void signal_group(pid_t pid, int signal) {
+  if (::kill(-pid, signal) != 0 && errno == ESRCH) ::kill(pid, signal);
 }
 
 pid_t await_exec(PendingSpawn& pending) {

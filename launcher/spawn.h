@@ -1,7 +1,9 @@
 // spawn_process: fork and exec one child that cannot outlive the launcher.
 //
-// The child runs in its own process group (so that a signal to the group
-// reaches everything it starts), has PR_SET_PDEATHSIG=SIGKILL (so that it
+// The child runs in its own session and process group (so that a signal to
+// the group reaches everything it starts, and the scheduler's autogroups
+// give each rank its own share of the CPUs, not one share for all the
+// launcher's ranks), has PR_SET_PDEATHSIG=SIGKILL (so that it
 // dies with the launcher even when the launcher is killed by SIGKILL), an
 // empty signal mask and default signal dispositions, stdin from /dev/null
 // (a rank in a background process group would be stopped reading a
@@ -48,6 +50,9 @@ PendingSpawn start_process(const SpawnRequest& request);
 // Waits until the child has exec'd (returns its pid) or failed to (reaps it and throws).
 // Forking every rank first and then awaiting them lets the ranks exec in parallel.
 pid_t await_exec(PendingSpawn& pending);
+// Sends `signal` to the child's process group; to the child alone while it
+// has not yet made its group (between fork and setsid).
+void signal_group(pid_t pid, int signal);
 // start_process + await_exec.
 pid_t spawn_process(const SpawnRequest& request);
 

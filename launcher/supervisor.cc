@@ -100,7 +100,7 @@ Supervisor::~Supervisor() {
   // Reached with children running only when run() threw: leave nothing behind.
   for (Child& child : children_) {
     if (!child.running) continue;
-    ::kill(-child.pid, SIGKILL);
+    signal_group(child.pid, SIGKILL);
     int status = 0;
     while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -272,7 +272,7 @@ void Supervisor::reap() {
     child.running = false;
     --running_;
     // Whatever the child left in its process group goes with it.
-    ::kill(-child.pid, SIGKILL);
+    signal_group(child.pid, SIGKILL);
     bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     if (!failed || stopping_) continue;
     if (options_.report_exits)
@@ -354,7 +354,7 @@ void Supervisor::stop_all(int signal) {
   stopping_ = true;
   kill_deadline_ = Clock::now() + options_.grace_period;
   for (Child& child : children_) {
-    if (child.running) ::kill(-child.pid, signal);
+    if (child.running) signal_group(child.pid, signal);
   }
 }
 
@@ -366,7 +366,7 @@ void Supervisor::kill_all() {
         format_duration(options_.grace_period));
   }
   for (Child& child : children_) {
-    if (child.running) ::kill(-child.pid, SIGKILL);
+    if (child.running) signal_group(child.pid, SIGKILL);
   }
 }
 

@@ -30,6 +30,7 @@ int usage() {
       "  kill-self R DIR N      as exit, but rank R kills itself with SIGKILL\n"
       "  sleep DIR              write DIR/pid-<rank>, then sleep\n"
       "  ignore-term DIR        ignore SIGTERM, write DIR/pid-<rank>, then sleep\n"
+      "  session                print SESSION, GROUP and PID (getsid, getpgid, getpid)\n"
       "  grandchild DIR N       fork a sleeping child; write both pids; wait for N pid files; exit 1\n"
       "  spam LINES LEN         print LINES lines of LEN characters in pieces, then a partial line\n"
       "  shm DIR kill|sleep     create /dev/shm/myriad-<run id>-probe-<rank> and a temp file, write "
@@ -169,6 +170,12 @@ int main(int argc, char** argv) {
     write_pid(argv[2], "pid-" + std::to_string(rank), ::getpid());
     wait_for_pid_files(argv[2], std::atoi(argv[3]));
     return 1;
+  }
+  if (mode == "session") {
+    std::string out = "SESSION=" + std::to_string(::getsid(0)) + "\nGROUP=" + std::to_string(::getpgid(0)) +
+                      "\nPID=" + std::to_string(::getpid()) + "\n";
+    write_all(STDOUT_FILENO, out.data(), out.size());
+    return 0;
   }
   if (mode == "spam" && argc == 4) return spam(rank, std::atoi(argv[2]), std::atoi(argv[3]));
   if (mode == "shm" && argc == 4) return make_shm(rank, argv[2], argv[3]);

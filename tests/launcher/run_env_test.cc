@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "launcher_test.h"
 
@@ -60,6 +61,23 @@ TEST(RunEnv, EveryRankGetsItsPlaceAndTheJobsStore) {
       EXPECT_EQ(v[shared], first.at(shared)) << shared;
     }
   }
+}
+
+// Each rank leads its own session and process group: a signal to the group
+// reaches all it starts, and the scheduler gives each rank its own share.
+TEST(RunEnv, EveryRankLeadsItsOwnSession) {
+  CommandResult result = run_myriad({"run", "-np", "3", probe_path(), "session"});
+  ASSERT_EQ(result.shell_code(), 0) << result.describe();
+  std::map<int, Vars> ranks = vars_by_rank(result.out);
+  ASSERT_EQ(ranks.size(), 3u) << result.describe();
+  std::set<std::string> sessions;
+  for (auto& [rank, v] : ranks) {
+    EXPECT_EQ(v["SESSION"], v["PID"]) << "rank " << rank;
+    EXPECT_EQ(v["GROUP"], v["PID"]) << "rank " << rank;
+    EXPECT_NE(v["SESSION"], std::to_string(::getsid(0))) << "rank " << rank;
+    sessions.insert(v["SESSION"]);
+  }
+  EXPECT_EQ(sessions.size(), 3u) << result.describe();
 }
 
 TEST(RunEnv, UserVariablesReachEveryRank) {
