@@ -35,6 +35,9 @@ int run_coll_command(CollCommandOptions options) {
     std::cout << format_table(result) << std::flush;
     if (!options.json_path.empty()) write_json_file(options.json_path, coll_result_json(result));
   }
+  // A failing verdict is every rank's exit code; the others wait for rank 0's
+  // report first, or the launcher would stop rank 0 as soon as one of them exits.
+  world.barrier();
   return result.wrong_total == 0 ? 0 : kBenchFailedExit;
 }
 
@@ -97,6 +100,7 @@ int run_accept_command(const AcceptCommandOptions& options) {
       if (!out) raise(ErrorCode::Io, "--report {}: write failed", options.report_path);
     }
   }
+  world.barrier();  // as in run_coll_command: rank 0 reports before any rank exits failing
   return result.passed() ? 0 : kBenchFailedExit;
 }
 
