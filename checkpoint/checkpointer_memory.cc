@@ -79,7 +79,7 @@ std::string Checkpointer::keep_in_memory(const Snapshot& snapshot, const std::st
   if (tier_ != nullptr) {
     const MemoryUsage usage = memory_usage(snapshot_dir_);
     MYRIAD_LOG_DEBUG("checkpoint: rank {}: snapshot memory on this node: {} steps, {} replica steps, {}",
-                    rank_, usage.steps, usage.replica_steps, size_text(usage.bytes));
+                     rank_, usage.steps, usage.replica_steps, size_text(usage.bytes));
   }
   return error;
 }
