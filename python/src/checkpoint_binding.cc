@@ -15,6 +15,7 @@
 
 #include "checkpoint/checkpointer.h"
 #include "checkpoint/reader.h"
+#include "python/src/dtype_map.h"
 #include "python/src/process_group.h"
 #include "runtime/error.h"
 
@@ -54,21 +55,6 @@ auto translated(Fn&& body) -> decltype(body()) {
   }
 }
 
-// The checkpoint format's type for `type`, or nullopt: stored as bytes.
-std::optional<DType> format_dtype(at::ScalarType type) {
-  switch (type) {
-    case at::kFloat: return DType::F32;
-    case at::kDouble: return DType::F64;
-    case at::kHalf: return DType::F16;
-    case at::kBFloat16: return DType::BF16;
-    case at::kChar: return DType::I8;
-    case at::kByte: return DType::U8;
-    case at::kInt: return DType::I32;
-    case at::kLong: return DType::I64;
-    default: return std::nullopt;
-  }
-}
-
 void check_entry(const std::string& name, const at::Tensor& t) {
   if (t.layout() != at::kStrided) {
     raise(ErrorCode::InvalidArgument, "tensor '{}': only dense (strided) tensors can be saved, not {}", name,
@@ -86,7 +72,7 @@ void check_entry(const std::string& name, const at::Tensor& t) {
 void add_tensor(State& state, const std::string& name, const at::Tensor& host, std::vector<int64_t> shape,
                 bool sharded, int64_t row_offset) {
   TensorView view{host.data_ptr(), static_cast<size_t>(host.numel()), DType::U8};
-  if (std::optional<DType> dtype = format_dtype(host.scalar_type())) {
+  if (std::optional<DType> dtype = myriad_dtype(host.scalar_type())) {
     view.dtype = *dtype;
   } else {
     view.count = host.nbytes();

@@ -4,8 +4,8 @@
 
 namespace myriad::torch_backend {
 
-DType reduce_dtype(const at::Tensor& tensor, std::string_view operation) {
-  switch (tensor.scalar_type()) {
+std::optional<DType> myriad_dtype(at::ScalarType type) {
+  switch (type) {
     case at::kFloat: return DType::F32;
     case at::kDouble: return DType::F64;
     case at::kHalf: return DType::F16;
@@ -14,10 +14,15 @@ DType reduce_dtype(const at::Tensor& tensor, std::string_view operation) {
     case at::kByte: return DType::U8;
     case at::kInt: return DType::I32;
     case at::kLong: return DType::I64;
-    default:
-      TORCH_CHECK(false, "myriad: ", operation, " does not support dtype ", tensor.scalar_type(),
-                  "; reductions take float32, float64, float16, bfloat16, int8, uint8, int32 and int64");
+    default: return std::nullopt;
   }
+}
+
+DType reduce_dtype(const at::Tensor& tensor, std::string_view operation) {
+  std::optional<DType> dtype = myriad_dtype(tensor.scalar_type());
+  TORCH_CHECK(dtype.has_value(), "myriad: ", operation, " does not support dtype ", tensor.scalar_type(),
+              "; reductions take float32, float64, float16, bfloat16, int8, uint8, int32 and int64");
+  return *dtype;
 }
 
 ReduceOp reduce_op(const c10d::ReduceOp& op, std::string_view operation) {

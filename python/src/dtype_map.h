@@ -7,12 +7,16 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <optional>
 #include <torch/csrc/distributed/c10d/Types.hpp>
 
 #include "runtime/dtype.h"
 
 namespace myriad::torch_backend {
 
+// Myriad's type for a torch element type, or nullopt for types Myriad has no
+// name for (bool, complex, float8, ...), which it carries as bytes.
+std::optional<DType> myriad_dtype(at::ScalarType type);
 // The Myriad type of a reducible tensor; throws naming `operation` otherwise.
 DType reduce_dtype(const at::Tensor& tensor, std::string_view operation);
 // The Myriad reduction; throws for the ones the engine lacks (bitwise ops, premul_sum).
