@@ -25,6 +25,14 @@ import myriad.torch  # noqa: F401
 STEPS = 6
 
 
+def say(line: str) -> None:
+    """One write per line: under torchrun the ranks share one stdout pipe,
+    and print() with PYTHONUNBUFFERED=1 writes the text and its newline
+    apart, so two ranks' lines can interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def main() -> None:
     mode, ckpt_dir = sys.argv[1], sys.argv[2]
     dist.init_process_group("myriad")
@@ -39,7 +47,7 @@ def main() -> None:
         model.module.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         first = int(state["step"])
-        print(f"restored step {first} from {result.source}", flush=True)
+        say(f"restored step {first} from {result.source}")
     for step in range(first, STEPS):
         if mode == "raise":
             raise ValueError(f"bad learning rate schedule at step {step}")
@@ -56,8 +64,8 @@ def main() -> None:
         myriad.checkpoint.save(state, ckpt_dir, step + 1).wait()
     if rank == 0:
         total = sum(float(p.detach().double().sum()) for p in model.parameters())
-        print(f"final {total:.12g}", flush=True)
-    print(json.dumps({"rank": rank, "restarts": myriad.elastic.restart_count()}), flush=True)
+        say(f"final {total:.12g}")
+    say(json.dumps({"rank": rank, "restarts": myriad.elastic.restart_count()}))
     dist.barrier()
     dist.destroy_process_group()
 
