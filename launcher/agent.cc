@@ -18,6 +18,7 @@
 #include "launcher/job_files.h"
 #include "launcher/output_forwarder.h"
 #include "launcher/supervisor.h"
+#include "launcher/zygote.h"
 #include "runtime/error.h"
 #include "runtime/event_log.h"
 #include "runtime/heartbeat.h"
@@ -77,6 +78,9 @@ class Agent {
   // A node whose ranks fail again and again sits out a growing cooldown before it rejoins.
   void cool_down(const elastic::Round& round);
   void remove_files() noexcept;
+  // Waits for the --preload fork server's imports (keeping the lease alive): a
+  // rank exec'd meanwhile would import the same modules again, no sooner.
+  bool zygote_ready();
 
   AgentOptions options_;
   std::string say_name_;
@@ -84,6 +88,7 @@ class Agent {
   std::unique_ptr<elastic::Rendezvous> rdzv_;
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<HeartbeatTable> heartbeats_;
+  std::unique_ptr<Zygote> zygote_;  // --preload: forks the ranks once it has imported
   WorkerFiles files_;
   // Per round.
   StopKind stop_kind_ = StopKind::None;
@@ -137,6 +142,15 @@ int Agent::run() {
   }
   files_ = make_worker_files(options_.run_id, options_.node_id);
   event({{"event", "agent_start"}, {"pid", ::getpid()}, {"nproc", options_.nproc_per_node}});
+  if (!options_.preload.empty()) {
+    // Imports while the first round starts with exec; from then on ranks are forked from it.
+    if (std::string why = zygote_unsuitable(options_.argv); !why.empty()) {
+      write_all(STDERR_FILENO, fmt::format("{}: --preload ignored: {}\n", say_name_, why));
+    } else {
+      zygote_ = Zygote::start(options_.program_path, options_.preload,
+                              compose_environ(::environ, options_.user_env), say_name_);
+    }
+  }
 
   while (true) {
     SteadyClock::time_point join_start = SteadyClock::now();
@@ -170,7 +184,8 @@ int Agent::run() {
                         .failures = rdzv_->failure_count(),
                         .options = &options_,
                         .files = &files_,
-                        .events_path = events_path};
+                        .events_path = events_path,
+                        .zygote = zygote_ready() ? zygote_.get() : nullptr};
     SupervisorOptions supervision{.timeout = std::chrono::milliseconds{0},
                                   .grace_period = options_.grace_period,
                                   .name = say_name_,
@@ -468,6 +483,24 @@ int Agent::end_job(int exit_code) {
          {"snapshot_steps", memory.steps},
          {"replica_steps", memory.replica_steps}});
   return exit_code;
+}
+
+bool Agent::zygote_ready() {
+  if (!zygote_) return false;
+  const SteadyClock::time_point deadline = SteadyClock::now() + kZygoteImportTimeout;
+  while (zygote_->importing()) {
+    if (SteadyClock::now() >= deadline) {
+      zygote_->fail(fmt::format("its imports took more than {} s", kZygoteImportTimeout.count() / 1000));
+      break;
+    }
+    if (zygote_->wait_ready(options_.monitor_interval)) break;
+    try {
+      rdzv_->keep_alive();
+    } catch (const Error&) {
+      // A lost store is noticed by the round's monitor.
+    }
+  }
+  return zygote_->ready();
 }
 
 void Agent::remove_files() noexcept {

@@ -74,9 +74,10 @@ struct AgentOptions {
   std::string log_dir;      // DIR/rank-N.log per worker; empty: none
   std::string events_path;  // the goodput ledger; empty: LOG_DIR/events.jsonl, else none
   bool tag_output = true;
-  std::string program_path;       // resolved for exec
-  std::vector<std::string> argv;  // what each worker runs
-  EnvVars user_env;               // -x/--env of myriad run
+  std::string program_path;          // resolved for exec
+  std::vector<std::string> argv;     // what each worker runs
+  EnvVars user_env;                  // -x/--env of myriad run
+  std::vector<std::string> preload;  // --preload: modules of the ranks' fork server (zygote.h)
 };
 
 // Runs the agent until the job ends; returns the exit code this agent's

@@ -14,6 +14,7 @@
 #include "launcher/elastic_flags.h"
 #include "launcher/job_env.h"
 #include "launcher/program.h"
+#include "launcher/zygote.h"
 #include "runtime/config.h"
 #include "runtime/error.h"
 #include "runtime/logging.h"
@@ -80,6 +81,7 @@ int run_agent_command(const AgentFlags& flags) {
   options.tag_output = flags.tag_output;
   options.argv = program_argv(flags.command, env);
   options.program_path = find_executable(options.argv[0], env);
+  if (!flags.elastic.preload.empty()) options.preload = parse_preload(flags.elastic.preload);
   for (const std::string& spec : flags.envs)
     options.user_env.push_back(parse_user_env(spec, "--env", false, env));
   return run_agent(options);

@@ -52,6 +52,7 @@ std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, cons
   if (!node_id.empty()) argv.insert(argv.end(), {"--node-id", node_id});
   if (!events_path.empty()) argv.insert(argv.end(), {"--events", events_path});
   if (!plan.log_dir.empty()) argv.insert(argv.end(), {"--log-dir", plan.log_dir});
+  if (!plan.preload.empty()) argv.insert(argv.end(), {"--preload", plan.preload});
   if (!plan.tag_output) argv.push_back("--no-tag-output");
   argv.insert(argv.end(), plan.argv.begin(), plan.argv.end());
   return argv;

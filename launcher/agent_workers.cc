@@ -115,6 +115,9 @@ std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
     child.spawn.argv = options.argv;
     child.spawn.environ = compose_environ(::environ, vars);
     child.capture_output = true;
+    if (Zygote* zygote = launch.zygote) {
+      child.fork_server = [zygote](const SpawnRequest& request) { return zygote->fork_rank(request); };
+    }
     if (options.tag_output) child.prefix = fmt::format("[rank {}] ", rank);
     if (!options.log_dir.empty()) {
       child.log_path = fmt::format("{}/rank-{}.log", options.log_dir, rank);

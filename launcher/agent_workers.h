@@ -31,6 +31,7 @@
 #include "elastic/rendezvous.h"
 #include "launcher/agent.h"
 #include "launcher/supervisor.h"
+#include "launcher/zygote.h"
 #include "runtime/heartbeat.h"
 
 namespace myriad::launcher {
@@ -51,6 +52,7 @@ struct WorkerLaunch {
   const AgentOptions* options = nullptr;
   const WorkerFiles* files = nullptr;
   std::string events_path;
+  Zygote* zygote = nullptr;  // when set (and ready), the ranks are forked from it
 };
 
 std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch);

@@ -55,6 +55,9 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
                  "A node whose ranks failed twice sits out this long before rejoining (doubling with each "
                  "further failure)")
       ->default_str("10s");
+  app.add_option("--preload", flags.preload,
+                 "Python ranks: keep a process per node that has imported MODULES (comma-separated, e.g. "
+                 "torch) and fork restarted ranks from it instead of starting Python again");
   app.add_flag("--standalone", flags.standalone,
                "Rendezvous through the embedded store on a free port (the default; accepted as torchrun's)")
       ->envname("PET_STANDALONE");

@@ -27,6 +27,7 @@ struct ElasticFlags {
   std::string join_timeout = "600s";
   std::string node_cooldown = "10s";
   std::string last_call = "500ms";
+  std::string preload;  // MODULES for the ranks' fork server (zygote.h); empty: none
   bool standalone = false;
 };
 

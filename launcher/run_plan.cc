@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "launcher/program.h"
+#include "launcher/zygote.h"
 #include "runtime/error.h"
 
 namespace myriad::launcher {
@@ -48,6 +49,9 @@ void plan_nodes(const RunOptions& options, RunPlan& plan) {
   }
   plan.elastic = !options.elastic.nnodes.empty() || plan.max_restarts > 0;
   plan.elastic_times = elastic_times(options.elastic);
+  if (!options.elastic.preload.empty())
+    parse_preload(options.elastic.preload);  // a bad list fails here, once
+  plan.preload = options.elastic.preload;
   plan.rdzv_id = options.elastic.rdzv_id;
   if (plan.engine == "mpi" && plan.elastic) {
     // One agent per host through mpirun; each runs the host's slots (or --nproc-per-node) ranks.

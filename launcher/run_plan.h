@@ -62,6 +62,7 @@ struct RunPlan {
   int max_restarts = 0;
   bool elastic = false;  // --nnodes or --max-restarts given: the end prints the goodput summary
   ElasticTimes elastic_times{};
+  std::string preload;  // --preload MODULES, passed to the agents
   std::string rdzv_id;
   std::vector<HostSlots> hosts;   // empty: this machine only
   bool remote = false;            // some host is not this machine

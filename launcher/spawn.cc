@@ -79,7 +79,8 @@ PendingSpawn start_process(const SpawnRequest& request) {
   pid_t pid = ::fork();
   if (pid < 0) raise_errno(errno, fmt::format("{}: fork", request.label));
   if (pid == 0) {
-    exec_child(request.path.c_str(), argv.data(), envp.data(), parent, dev_null.get(), request.stdout_fd,
+    exec_child(request.path.c_str(), argv.data(), envp.data(), parent,
+               request.stdin_fd >= 0 ? request.stdin_fd : dev_null.get(), request.stdout_fd,
                request.stderr_fd, report_write.get());
   }
   // The child makes its own session (setsid fails in a process group leader, so the parent
@@ -93,6 +94,7 @@ void signal_group(pid_t pid, int signal) {
 }
 
 pid_t await_exec(PendingSpawn& pending) {
+  if (!pending.exec_report.valid()) return pending.pid;  // started by other means (a fork server)
   int child_errno = 0;
   ssize_t n;
   do {

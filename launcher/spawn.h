@@ -33,6 +33,7 @@ struct SpawnRequest {
   std::string path;                  // what execve runs (already resolved)
   std::vector<std::string> argv;     // argv[0] included
   std::vector<std::string> environ;  // "NAME=VALUE" entries
+  int stdin_fd = -1;                 // -1: /dev/null
   int stdout_fd = -1;                // -1: inherit the launcher's
   int stderr_fd = -1;
 };
@@ -40,7 +41,7 @@ struct SpawnRequest {
 // A child forked but not yet known to have exec'd.
 struct PendingSpawn {
   pid_t pid = -1;        // also the child's process group id
-  UniqueFd exec_report;  // closes at exec; carries errno when exec fails
+  UniqueFd exec_report;  // closes at exec; carries errno when exec fails; invalid: nothing to wait for
   std::string label;
   std::string path;
 };

@@ -149,7 +149,16 @@ void Supervisor::start(std::vector<ChildSpec> specs) {
       child.spec.spawn.stdout_fd = write_ends[0].get();
       child.spec.spawn.stderr_fd = write_ends[1].get();
     }
-    pending.push_back(start_process(child.spec.spawn));
+    std::optional<pid_t> forked;
+    if (child.spec.fork_server) forked = child.spec.fork_server(child.spec.spawn);
+    if (forked) {
+      pending.push_back(PendingSpawn{.pid = *forked,
+                                     .exec_report = UniqueFd(),
+                                     .label = child.spec.spawn.label,
+                                     .path = child.spec.spawn.path});
+    } else {
+      pending.push_back(start_process(child.spec.spawn));
+    }
     child.pid = pending.back().pid;
     child.running = true;
     ++running_;

@@ -71,6 +71,9 @@ struct ChildSpec {
   std::string prefix;          // put before every captured line, e.g. "[rank 3] "
   std::string log_path;        // when set, captured lines also go to this file (truncated first)
   bool append_log = false;     // append to log_path instead (a restarted rank keeps its earlier lines)
+  // When set, starts the child instead of fork and exec (a fork server, zygote.h): its pid, which
+  // must be this process's child, or nullopt to fall back to exec.
+  std::function<std::optional<pid_t>(const SpawnRequest&)> fork_server;
 };
 
 // How a child ended, for the report of a failure.

@@ -6,8 +6,9 @@ Modes (argv[1]):
   crash-once   rank 1 is killed (SIGKILL, by itself) at step 3 of the first
                round; the restarted ranks restore and finish 6 steps
   raise        every rank raises ValueError at step 0 (a bug in the script)
-Prints "restored step N from SOURCE" after a restore and "final CHECKSUM" at
-the end (rank 0).
+Prints "restored step N from SOURCE" after a restore, "final CHECKSUM" at
+the end (rank 0), and a JSON line per rank with its restart count and whether
+torch was imported before the script ran (a rank forked by --preload).
 """
 
 import json
@@ -15,12 +16,15 @@ import os
 import signal
 import sys
 
-import torch
-import torch.distributed as dist
+# True in a rank forked from `myriad run --preload torch`'s fork server.
+PRELOADED = "torch" in sys.modules
 
-import myriad.checkpoint
-import myriad.elastic
-import myriad.torch  # noqa: F401
+import torch  # noqa: E402
+import torch.distributed as dist  # noqa: E402
+
+import myriad.checkpoint  # noqa: E402
+import myriad.elastic  # noqa: E402
+import myriad.torch  # noqa: E402,F401
 
 STEPS = 6
 
@@ -65,7 +69,7 @@ def main() -> None:
     if rank == 0:
         total = sum(float(p.detach().double().sum()) for p in model.parameters())
         say(f"final {total:.12g}")
-    say(json.dumps({"rank": rank, "restarts": myriad.elastic.restart_count()}))
+    say(json.dumps({"rank": rank, "restarts": myriad.elastic.restart_count(), "preloaded": PRELOADED}))
     dist.barrier()
     dist.destroy_process_group()
 

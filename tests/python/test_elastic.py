@@ -69,6 +69,62 @@ def test_a_killed_rank_restarts_and_restores_from_memory(tmp_path):
     assert "goodput:" in done.stderr and "1 restart" in done.stderr
 
 
+def zygotes_of(marker: str) -> list[int]:
+    """The live fork servers started by a job whose environment holds `marker`."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if b"myriad._zygote" in cmdline and marker.encode() in environ:
+            found.append(int(pid))
+    return found
+
+
+def test_preload_forks_the_restarted_ranks_with_torch_imported(tmp_path):
+    clean = run(["run", "-np", "2", WORKER, "none", str(tmp_path / "clean")])
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    marker = f"MYRIAD_TEST_ZYGOTE={tmp_path.name}"
+    logs = tmp_path / "logs"
+    done = run(["run", "-np", "2", "--max-restarts", "2", "--preload", "torch", "-x", marker, "--log-dir",
+                str(logs), WORKER, "crash-once", str(tmp_path / "ckpt")])
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "fork server is unusable" not in out and "--preload ignored" not in out, out
+    ranks = [json.loads(line.split("] ", 1)[1]) for line in done.stdout.splitlines() if '"restarts"' in line]
+    # The first round's ranks are exec'd while the fork server imports; the restarted ones are forked from it.
+    assert sorted((r["rank"], r["restarts"], r["preloaded"]) for r in ranks) == [(0, 1, True), (1, 1, True)], out
+    restored = re.findall(r"^\[rank \d\] restored step (\d+) from (\S+)$", out, re.M)
+    assert sorted(restored) == [("3", "memory"), ("3", "memory")], out
+    assert final(out) == pytest.approx(final(clean.stdout), rel=0, abs=1e-12)
+    ledger = events(logs)
+    failure = next(e for e in ledger if e["event"] == "failure_detected")
+    assert failure["cause"] == "signal" and failure["rank"] == 1
+    assert zygotes_of(marker) == [], "the fork server outlived its job"
+
+
+def test_preload_of_a_module_that_fails_to_import_falls_back_to_exec(tmp_path):
+    done = run(["run", "-np", "2", "--max-restarts", "1", "--preload", "myriad_no_such_module", WORKER,
+                "crash-once", str(tmp_path / "ckpt")])
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "importing 'myriad_no_such_module' failed" in done.stderr, out
+    assert "the --preload fork server is unusable" in done.stderr, out
+    ranks = [json.loads(line.split("] ", 1)[1]) for line in done.stdout.splitlines() if '"restarts"' in line]
+    assert [r["preloaded"] for r in ranks] == [False, False], out
+
+
+def test_preload_flag_errors_and_non_python_programs(tmp_path):
+    bad = run(["run", "-np", "1", "--preload", "torch,,numpy", "true"])
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "--preload 'torch,,numpy': '' is not a Python module name" in bad.stderr
+    other = run(["run", "-np", "1", "--max-restarts", "1", "--preload", "torch", "true"])
+    assert other.returncode == 0, other.stdout + other.stderr
+    assert "--preload ignored: the ranks run 'true', not Python" in other.stderr
+
+
 def test_a_script_that_raises_everywhere_stops_after_one_restart(tmp_path):
     logs = tmp_path / "logs"
     done = run(["run", "-np", "2", "--max-restarts", "5", "--log-dir", str(logs), WORKER, "raise",
