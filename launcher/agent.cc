@@ -1,6 +1,7 @@
 #include "launcher/agent.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -81,6 +82,9 @@ class Agent {
   // Waits for the --preload fork server's imports (keeping the lease alive): a
   // rank exec'd meanwhile would import the same modules again, no sooner.
   bool zygote_ready();
+  // With a fork server the agent is a child subreaper: what a rank left behind is re-parented to it.
+  // Reaps those (not the fork server, which Zygote reaps).
+  void reap_orphans();
 
   AgentOptions options_;
   std::string say_name_;
@@ -211,6 +215,7 @@ int Agent::run() {
     event(
         {{"event", "workers_started"}, {"generation", round.generation}, {"ranks", options_.nproc_per_node}});
     int code = supervisor.run(worker_specs(launch));
+    if (zygote_) reap_orphans();
     if (int sig = supervisor.received_signal()) {
       return end_job(128 + sig);
     }
@@ -501,6 +506,15 @@ bool Agent::zygote_ready() {
     }
   }
   return zygote_->ready();
+}
+
+void Agent::reap_orphans() {
+  for (;;) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    if (info.si_pid == zygote_->pid()) return;  // the fork server's end is Zygote's to reap
+    ::waitpid(info.si_pid, nullptr, WNOHANG);
+  }
 }
 
 void Agent::remove_files() noexcept {

@@ -9,6 +9,8 @@ checkpointed state) under
   B  torchrun --nproc-per-node 2 --max-restarts 3 --rdzv-backend c10d
        --rdzv-endpoint 127.0.0.1:<free port> ... --backend gloo --ckpt dcp
   C  (optional) as A with --backend gloo: the elastic machinery alone
+  P  (optional) as A with --preload torch,torch._dynamo: ranks are forked
+       from a per-node process that has imported both (docs/elastic.md)
 
 interleaved (A, B, A, B, ...). In each trial it waits until a checkpoint
 is committed and two more steps are done, kill -9s rank 1 (its pid comes
@@ -86,10 +88,11 @@ def command(variant: str, args, trial_dir: str) -> tuple[list[str], dict]:
              "--batch", str(args.batch), "--threads", "1", "--ckpt-every", str(args.ckpt_every),
              "--ckpt-dir", os.path.join(trial_dir, "ckpt"), "--timing-dir", os.path.join(trial_dir, "t")]
     env = dict(os.environ)
-    if variant in ("A", "C"):
-        backend = "myriad" if variant == "A" else "gloo"
-        return ([args.myriad, "run", "-np", "2", "--max-restarts", "3", "--log-dir", os.path.join(trial_dir, "log"),
-                 args.python, *train, "--backend", backend, "--ckpt", "myriad"], env)
+    if variant in ("A", "C", "P"):
+        backend = "gloo" if variant == "C" else "myriad"
+        preload = ["--preload", "torch,torch._dynamo"] if variant == "P" else []
+        return ([args.myriad, "run", "-np", "2", "--max-restarts", "3", *preload, "--log-dir",
+                 os.path.join(trial_dir, "log"), args.python, *train, "--backend", backend, "--ckpt", "myriad"], env)
     env["LOGLEVEL"] = "INFO"
     env["TORCH_DISABLE_SHARE_RDZV_TCP_STORE"] = "1"
     return ([args.torchrun, "--nproc-per-node", "2", "--max-restarts", "3", "--rdzv-backend", "c10d",
@@ -199,7 +202,7 @@ def phases(variant: str, trial_dir: str, kill_t: float, lines: list[tuple[float,
     out = {"source": "+".join(sorted({t["source"] for t in restore})),
            "restored_step": min(t["step"] for t in restore),
            "load_seconds": max(t["seconds"] for t in restore)}
-    if variant in ("A", "C"):
+    if variant in ("A", "C", "P"):
         events = read_jsonl(os.path.join(trial_dir, "log", "events.jsonl"))
 
         def ev(name, g, pick):
@@ -231,7 +234,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="/tmp/myriad-recovery")
     p.add_argument("--pairs", type=int, default=5)
-    p.add_argument("--variants", default="A,B", help="interleaved in this order in every round (A, B, C)")
+    p.add_argument("--variants", default="A,B", help="interleaved in this order in every round (A, B, C, P)")
     p.add_argument("--width", type=int, default=4096)
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--batch", type=int, default=8)
@@ -267,15 +270,15 @@ def main() -> int:
             xs = [r["total"] if ph == "total" else r["phases"][ph] for r in results if r["variant"] == v]
             cells.append(f"{statistics.median(xs):.3f}")
         print(f"| {ph} | " + " | ".join(cells) + " |")
-    if "A" in variants and "B" in variants:
-        a = [r["total"] for r in results if r["variant"] == "A"]
+    for m in (v for v in ("A", "P") if v in variants and "B" in variants):
+        a = [r["total"] for r in results if r["variant"] == m]
         b = [r["total"] for r in results if r["variant"] == "B"]
         pairs = [y / x for x, y in zip(a, b)]
-        print(f"\nB/A (torchrun/myriad) end to end: ratio of medians {statistics.median(b) / statistics.median(a):.2f}; "
+        print(f"\nB/{m} (torchrun/myriad) end to end: ratio of medians {statistics.median(b) / statistics.median(a):.2f}; "
               f"per-pair ratios median {statistics.median(pairs):.2f} [{min(pairs):.2f}-{max(pairs):.2f}]")
-        ea = [r["total"] - r["phases"]["launch"] - r["phases"]["import"] for r in results if r["variant"] == "A"]
+        ea = [r["total"] - r["phases"]["launch"] - r["phases"]["import"] for r in results if r["variant"] == m]
         eb = [r["total"] - r["phases"]["launch"] - r["phases"]["import"] for r in results if r["variant"] == "B"]
-        print(f"without process launch and imports: A {statistics.median(ea):.3f} s, B {statistics.median(eb):.3f} s, "
+        print(f"without process launch and imports: {m} {statistics.median(ea):.3f} s, B {statistics.median(eb):.3f} s, "
               f"ratio of medians {statistics.median(eb) / statistics.median(ea):.2f}")
     return 0
 

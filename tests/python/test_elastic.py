@@ -105,6 +105,37 @@ def test_preload_forks_the_restarted_ranks_with_torch_imported(tmp_path):
     assert zygotes_of(marker) == [], "the fork server outlived its job"
 
 
+ORPHANS_SCRIPT = """
+import os, subprocess, sys, time
+subprocess.Popen(["sleep", "100"])  # left behind when this rank dies: re-parented to the agent
+if os.environ["TORCHELASTIC_RESTART_COUNT"] == "0":
+    time.sleep(1)
+    if os.environ["RANK"] == "1":
+        os._exit(3)
+    time.sleep(100)
+time.sleep(0.5)
+zombies = []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    if fields[0] == "Z" and int(fields[1]) == os.getppid():
+        zombies.append(int(pid))
+print("zombie children of the agent:", zombies, flush=True)
+"""
+
+
+def test_preload_agent_reaps_what_failed_ranks_left_behind(tmp_path):
+    script = tmp_path / "orphans.py"
+    script.write_text(ORPHANS_SCRIPT)
+    done = run(["run", "-np", "2", "--max-restarts", "1", "--preload", "os", str(script)])
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    # The first round's ranks and their `sleep`s were killed; the agent reaped the orphans before round 2.
+    assert re.findall(r"zombie children of the agent: (.*)$", done.stdout, re.M) == ["[]", "[]"], out
+
+
 def test_preload_of_a_module_that_fails_to_import_falls_back_to_exec(tmp_path):
     done = run(["run", "-np", "2", "--max-restarts", "1", "--preload", "myriad_no_such_module", WORKER,
                 "crash-once", str(tmp_path / "ckpt")])
