@@ -36,7 +36,8 @@ TEST(Zygote, BadPreloadListsNameTheFlagAndTheBadName) {
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::InvalidArgument) << bad;
-      EXPECT_NE(std::string(e.what()).find(fmt::format("--preload '{}'", bad)), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(fmt::format("--preload '{}'", bad)), std::string::npos)
+          << e.what();
       EXPECT_NE(std::string(e.what()).find("is not a Python module name"), std::string::npos) << e.what();
     }
   }
