@@ -147,7 +147,7 @@ int Agent::run() {
   files_ = make_worker_files(options_.run_id, options_.node_id);
   event({{"event", "agent_start"}, {"pid", ::getpid()}, {"nproc", options_.nproc_per_node}});
   if (!options_.preload.empty()) {
-    // Imports while the first round starts with exec; from then on ranks are forked from it.
+    // Imports once; every round waits for that (zygote_ready) and forks its ranks from it.
     if (std::string why = zygote_unsuitable(options_.argv); !why.empty()) {
       write_all(STDERR_FILENO, fmt::format("{}: --preload ignored: {}\n", say_name_, why));
     } else {

@@ -110,11 +110,16 @@ std::unique_ptr<Zygote> Zygote::start(const std::string& python, const std::vect
 }
 
 Zygote::~Zygote() {
+  stop();
+}
+
+void Zygote::stop() {
   socket_.reset();  // EOF: the zygote's loop ends
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
     }
+    pid_ = -1;
   }
 }
 
@@ -124,13 +129,7 @@ void Zygote::fail(const std::string& why) {
   write_all(
       STDERR_FILENO,
       fmt::format("{}: the --preload fork server is unusable ({}); ranks start with exec\n", name_, why));
-  socket_.reset();
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-  }
+  stop();
 }
 
 bool Zygote::wait_ready(std::chrono::milliseconds timeout) {

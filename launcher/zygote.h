@@ -75,6 +75,7 @@ class Zygote {
  private:
   Zygote(UniqueFd socket, pid_t pid, std::string name)
       : socket_(std::move(socket)), pid_(pid), name_(std::move(name)) {}
+  void stop();  // closes the socket, kills and reaps the zygote
 
   UniqueFd socket_;
   pid_t pid_ = -1;
