@@ -1,10 +1,6 @@
 #include "checkpoint/chunk_sources.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
-#include <memory>
-#include <new>
 
 #include "checkpoint/format.h"
 #include "runtime/error.h"
@@ -24,17 +20,14 @@ std::string_view tier_name(Tier tier) {
 void read_chunk(const File& file, const ChunkRecord& c, const std::string& tensor, unsigned char* out) {
   // Read and hash in cache-sized blocks: each block is hashed while it is
   // still in the cache, so the chunk crosses memory once, not twice (a load
-  // from the memory tier is bound by that traffic). The streamed XXH3 equals
-  // checksum() of the whole chunk.
+  // from the memory tier is bound by that traffic).
   constexpr size_t kBlockBytes = 256u << 10;
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), &XXH3_freeState);
-  if (state == nullptr) throw std::bad_alloc();
-  XXH3_64bits_reset(state.get());
+  StreamingChecksum sum;
   size_t n = 0;
   while (n < c.bytes) {
     const size_t want = std::min<size_t>(kBlockBytes, c.bytes - n);
     const size_t got = file.pread_some(out + n, want, c.offset + n);
-    XXH3_64bits_update(state.get(), out + n, got);
+    sum.update(out + n, got);
     n += got;
     if (got < want) break;
   }
@@ -43,13 +36,12 @@ void read_chunk(const File& file, const ChunkRecord& c, const std::string& tenso
           "{}: offset {}: chunk of tensor '{}' (rows [{}, {})) is truncated: {} of {} bytes present",
           file.path(), c.offset, tensor, c.row, c.row + c.rows, n, c.bytes);
   }
-  const uint64_t sum = XXH3_64bits_digest(state.get());
-  if (sum != c.xxh3) {
+  if (const uint64_t computed = sum.digest(); computed != c.xxh3) {
     raise(ErrorCode::Corruption,
           "{}: offset {}: checksum mismatch in chunk of tensor '{}' (rows [{}, {}), {} bytes; stored {}, "
           "computed {})",
           file.path(), c.offset, tensor, c.row, c.row + c.rows, c.bytes, checksum_hex(c.xxh3),
-          checksum_hex(sum));
+          checksum_hex(computed));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <cstring>
+#include <new>
 
 #include "runtime/error.h"
 
@@ -75,6 +76,27 @@ FileHeader decode_header(const unsigned char* in, const std::string& path) {
 
 uint64_t checksum(const void* data, size_t bytes) {
   return XXH3_64bits(data, bytes);
+}
+
+StreamingChecksum::StreamingChecksum() : state_(XXH3_createState()) {
+  if (state_ == nullptr) throw std::bad_alloc();
+  reset();
+}
+
+StreamingChecksum::~StreamingChecksum() {
+  XXH3_freeState(state_);
+}
+
+void StreamingChecksum::reset() {
+  XXH3_64bits_reset(state_);
+}
+
+void StreamingChecksum::update(const void* data, size_t bytes) {
+  XXH3_64bits_update(state_, data, bytes);
+}
+
+uint64_t StreamingChecksum::digest() const {
+  return XXH3_64bits_digest(state_);
 }
 
 std::string checksum_hex(uint64_t value) {

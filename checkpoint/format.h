@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+struct XXH3_state_s;  // <xxhash.h>
+
 namespace myriad::checkpoint {
 
 inline constexpr uint32_t kCheckpointFormatVersion = 1;
@@ -47,6 +49,21 @@ FileHeader decode_header(const unsigned char* in, const std::string& path);
 
 // XXH3-64 (seed 0) and its 16-digit lower-case hex form.
 uint64_t checksum(const void* data, size_t bytes);
+// checksum() of bytes fed in pieces: update() each piece, digest() for the
+// checksum of all of them so far; reset() starts again. Owns its state.
+class StreamingChecksum {
+ public:
+  StreamingChecksum();
+  ~StreamingChecksum();
+  StreamingChecksum(const StreamingChecksum&) = delete;
+  StreamingChecksum& operator=(const StreamingChecksum&) = delete;
+  void reset();
+  void update(const void* data, size_t bytes);
+  uint64_t digest() const;
+
+ private:
+  ::XXH3_state_s* state_;
+};
 std::string checksum_hex(uint64_t value);
 // Parses 16 hex digits; nullopt when `text` is not that.
 std::optional<uint64_t> parse_checksum_hex(std::string_view text);

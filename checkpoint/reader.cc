@@ -1,7 +1,5 @@
 #include "checkpoint/reader.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -258,18 +256,16 @@ VerifyResult verify_step(const std::string& dir, uint64_t step) {
                           h.version, h.rank, h.step, kCheckpointFormatVersion, f.rank, step));
         }
       }
-      XXH3_state_t* hs = XXH3_createState();
-      XXH3_64bits_reset(hs);
+      StreamingChecksum hash;
       std::vector<unsigned char> block(kVerifyBlockBytes);
       uint64_t at = 0;
       for (;;) {
         size_t n = file->pread_some(block.data(), block.size(), at);
         if (n == 0) break;
-        XXH3_64bits_update(hs, block.data(), n);
+        hash.update(block.data(), n);
         at += n;
       }
-      const uint64_t sum = XXH3_64bits_digest(hs);
-      XXH3_freeState(hs);
+      const uint64_t sum = hash.digest();
       result.bytes_checked += at;
       if (sum != f.xxh3) {
         result.problems.push_back(fmt::format("{}: file checksum mismatch (stored {}, computed {})", path,

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <xxhash.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -187,27 +186,23 @@ void Snapshot::compute_checksums() {
     for (ChunkRecord& c : t.chunks) chunks.push_back(&c);
   }
   std::sort(chunks.begin(), chunks.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-  XXH3_state_t* file_state = XXH3_createState();
-  XXH3_state_t* chunk_state = XXH3_createState();
-  MYRIAD_CHECK(file_state != nullptr && chunk_state != nullptr);
-  XXH3_64bits_reset(file_state);
+  StreamingChecksum file_sum;
+  StreamingChecksum chunk_sum;
   const unsigned char* data = buffer.data();
   uint64_t at = 0;
   for (ChunkRecord* c : chunks) {
-    XXH3_64bits_update(file_state, data + at, c->offset - at);  // header or padding
-    XXH3_64bits_reset(chunk_state);
+    file_sum.update(data + at, c->offset - at);  // header or padding
+    chunk_sum.reset();
     for (uint64_t done = 0; done < c->bytes; done += kHashBlockBytes) {
       const uint64_t n = std::min<uint64_t>(kHashBlockBytes, c->bytes - done);
-      XXH3_64bits_update(chunk_state, data + c->offset + done, n);
-      XXH3_64bits_update(file_state, data + c->offset + done, n);
+      chunk_sum.update(data + c->offset + done, n);
+      file_sum.update(data + c->offset + done, n);
     }
-    c->xxh3 = XXH3_64bits_digest(chunk_state);
+    c->xxh3 = chunk_sum.digest();
     at = c->offset + c->bytes;
   }
-  XXH3_64bits_update(file_state, data + at, buffer.size() - at);
-  file_xxh3 = XXH3_64bits_digest(file_state);
-  XXH3_freeState(chunk_state);
-  XXH3_freeState(file_state);
+  file_sum.update(data + at, buffer.size() - at);
+  file_xxh3 = file_sum.digest();
 }
 
 }  // namespace myriad::checkpoint

@@ -2,9 +2,11 @@
 // manifest's text and checksum, State validation.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <vector>
 
 #include "checkpoint/file_io.h"
 #include "checkpoint/format.h"
@@ -76,6 +78,20 @@ TEST(FormatTest, ChecksumHexRoundTrips) {
   EXPECT_EQ(parse_checksum_hex("00000000000000ab"), 0xabu);
   EXPECT_FALSE(parse_checksum_hex("00000000000000AB"));
   EXPECT_FALSE(parse_checksum_hex("abc"));
+}
+
+TEST(FormatTest, StreamingChecksumOfPiecesIsTheChecksumOfTheWhole) {
+  std::vector<unsigned char> bytes(1 << 20);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<unsigned char>(i * 2654435761u >> 13);
+  StreamingChecksum sum;
+  for (size_t at = 0, piece = 1; at < bytes.size(); at += piece, piece = piece * 3 + 7) {
+    sum.update(bytes.data() + at, std::min(piece, bytes.size() - at));
+  }
+  EXPECT_EQ(sum.digest(), checksum(bytes.data(), bytes.size()));
+  sum.reset();
+  sum.update(bytes.data(), 100);
+  EXPECT_EQ(sum.digest(), checksum(bytes.data(), 100));
+  EXPECT_NE(sum.digest(), checksum(bytes.data(), 101));
 }
 
 TEST(FormatTest, ManifestRoundTrips) {
