@@ -294,6 +294,9 @@ void Rendezvous::wait_round_over(int64_t generation) {
 }
 
 Round Rendezvous::next_round() {
+  std::call_once(registered_, [this] {
+    store_->set(key(fmt::format("agent/{}", store_->add(key("agents"), 1))), self_.id);
+  });
   int64_t g;
   {
     std::lock_guard lock(mutex_);
@@ -426,6 +429,7 @@ std::vector<AgentInfo> Rendezvous::lost_members(const Round& round) {
     if (!fresh && seen->second.value != value) seen->second = LeaseSeen{value, now};
     if (now - seen->second.changed >= options_.lease_timeout) lost.push_back(agent);
   }
+  for (const AgentInfo& agent : lost) store_->set(key("lost/" + agent.id), self_.id);
   return lost;
 }
 
@@ -453,6 +457,7 @@ bool Rendezvous::membership_change_requested(int64_t generation) {
 
 void Rendezvous::close_job(const json& outcome) {
   store_->compare_set(key("outcome"), "", outcome.dump());
+  outcome_seen_ = true;
   // Wake everyone: the agents waiting for the open round to close, and the
   // spares waiting for the running one to end.
   int64_t g = current_generation();
@@ -463,7 +468,49 @@ void Rendezvous::close_job(const json& outcome) {
 std::optional<json> Rendezvous::job_outcome() {
   std::string outcome_key = key("outcome");
   if (!store_->check({outcome_key})) return std::nullopt;
-  return parse_value(outcome_key, store_->get(outcome_key, options_.lease_timeout));
+  json outcome = parse_value(outcome_key, store_->get(outcome_key, options_.lease_timeout));
+  outcome_seen_ = true;
+  return outcome;
+}
+
+void Rendezvous::acknowledge_outcome() {
+  store_->set(key("seen/" + self_.id), "1");
+}
+
+std::vector<std::string> Rendezvous::await_outcome_seen(
+    milliseconds bound, const std::function<bool(const std::string&)>& exited) {
+  const Clock::time_point deadline = Clock::now() + bound;
+  std::map<std::string, LeaseSeen> pending;
+  int64_t joined = read_counter(key("agents"));
+  for (int64_t k = 1; k <= joined; ++k) {
+    std::string entry = key(fmt::format("agent/{}", k));
+    // An agent between its add and its set: it has not joined a round yet, and waits on `outcome`.
+    if (!store_->check({entry})) continue;
+    std::string id = store_->get(entry, options_.lease_timeout);
+    if (!exited || !exited(id)) pending.emplace(std::move(id), LeaseSeen{});
+  }
+  for (;;) {
+    Clock::time_point now = Clock::now();
+    for (auto it = pending.begin(); it != pending.end();) {
+      const std::string& id = it->first;
+      if (store_->check({key("seen/" + id)}) || store_->check({key("lost/" + id)})) {
+        it = pending.erase(it);
+        continue;
+      }
+      int64_t lease = read_counter(key("lease/" + id));
+      if (lease != it->second.value) it->second = LeaseSeen{lease, now};
+      if (now - it->second.changed >= options_.lease_timeout) {
+        it = pending.erase(it);  // gone without a word: nothing waits on it
+        continue;
+      }
+      ++it;
+    }
+    if (pending.empty() || now >= deadline) break;
+    std::this_thread::sleep_for(std::min(options_.poll_interval, until(deadline)));
+  }
+  std::vector<std::string> unaware;
+  for (const auto& entry : pending) unaware.push_back(entry.first);
+  return unaware;
 }
 
 }  // namespace myriad::elastic

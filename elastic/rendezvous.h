@@ -27,7 +27,13 @@
 //   g<g>/done/<id>     set by report_done
 //   failures           job-wide count of failed rounds (add)
 //   lease/<id>         bumped by keep_alive (add)
+//   agents, agent/<k>  every agent that ever joined: add(1) gives k, then
+//                      agent/<k> = its id (once, on its first next_round)
+//   lost/<id>          set by whoever found the agent's lease stopped
 //   outcome            set once by close_job
+//   seen/<id>          set by an agent that learned the outcome, before it
+//                      exits: the store's host waits for these (or for the
+//                      agent's loss) before it takes the store down
 // The agent holding ticket 1 watches the ticket count and closes the round:
 // at once when max_nodes have come; when at least min_nodes have and no new
 // one arrived for last_call (or max_last_call passed since min was
@@ -46,8 +52,10 @@
 // be used again: it holds no half-done state besides the store's keys.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -133,7 +141,8 @@ class Rendezvous {
   void keep_alive();
   // Members of `round` (other than this agent) whose lease has not moved for
   // lease_timeout, as observed by this agent's clock across calls: call it
-  // every monitor interval. No clock synchronization is needed.
+  // every monitor interval. No clock synchronization is needed. Each one
+  // found is also marked lost in the store (lost/<id>).
   std::vector<AgentInfo> lost_members(const Round& round);
 
   // Agents waiting to join (spares, and agents that arrived after this
@@ -148,6 +157,20 @@ class Rendezvous {
   // spares included, return with Error(Unavailable). The first outcome wins.
   void close_job(const nlohmann::json& outcome);
   std::optional<nlohmann::json> job_outcome();
+  // This agent learned the outcome (job_outcome found one, or it closed the job).
+  bool outcome_seen() const { return outcome_seen_; }
+  // Tells the store's host that this agent knows the job ended and needs the store no more.
+  void acknowledge_outcome();
+  // For the process that hosts the store: waits until every agent that ever
+  // joined has acknowledged the outcome, is known lost, has exited (`exited`
+  // says so of its id: the caller's own agents it has waited for), or has a
+  // lease that stays still for lease_timeout; at most `bound`. An agent
+  // between two looks at the store (a spare, or a node whose ranks finished
+  // first) would otherwise find the store gone and fail a job that
+  // succeeded. Returns the ids of the agents still alive and unaware at the
+  // bound.
+  std::vector<std::string> await_outcome_seen(std::chrono::milliseconds bound,
+                                              const std::function<bool(const std::string&)>& exited);
 
   const AgentInfo& self() const { return self_; }
   const RendezvousOptions& options() const { return options_; }
@@ -192,6 +215,9 @@ class Rendezvous {
   std::shared_ptr<Store> store_;
   RendezvousOptions options_;
   AgentInfo self_;
+
+  std::atomic<bool> outcome_seen_{false};
+  std::once_flag registered_;  // agents / agent/<k> written
 
   std::mutex mutex_;  // guards what follows
   std::optional<Round> last_round_;

@@ -1,5 +1,6 @@
 #include "launcher/agent.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,8 +10,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "checkpoint/memory_tier.h"
@@ -42,6 +45,28 @@ constexpr int kGenericFailureCode = 1;
 // A node is excluded from the 2nd failure its ranks cause; each further one doubles the cooldown (capped).
 constexpr int kCooldownAfterFailures = 2;
 constexpr int kMaxCooldownDoublings = 6;
+// How long the agent waits, between rounds, for what failed ranks left behind to die.
+constexpr std::chrono::milliseconds kOrphanReapTimeout{2000};
+
+// The processes whose parent is `parent`, zombies included (read from /proc).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> found;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so parse after the last ')'.
+    size_t close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(text.substr(close + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    if (fields >> state >> ppid && ppid == parent) found.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return found;
+}
 
 double unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -163,7 +188,7 @@ int Agent::run() {
       round = rdzv_->next_round();
     } catch (const Error& e) {
       if (std::optional<json> outcome = rdzv_->job_outcome()) {
-        return outcome->value("exit_code", kGenericFailureCode);
+        return end_job(outcome->value("exit_code", kGenericFailureCode));
       }
       write_all(STDERR_FILENO, fmt::format("{}: rendezvous failed: {}\n", say_name_, e.what()));
       event({{"event", "failure_detected"}, {"cause", "rendezvous"}, {"detail", e.what()}});
@@ -487,6 +512,14 @@ int Agent::end_job(int exit_code) {
          {"snapshot_bytes", memory.bytes},
          {"snapshot_steps", memory.steps},
          {"replica_steps", memory.replica_steps}});
+  // The store's host keeps the store up until every agent that knows the outcome says so (or is lost).
+  if (rdzv_->outcome_seen()) {
+    try {
+      rdzv_->acknowledge_outcome();
+    } catch (const Error& e) {
+      MYRIAD_LOG_DEBUG("{}: cannot acknowledge the job's end: {}", say_name_, e.what());
+    }
+  }
   return exit_code;
 }
 
@@ -509,11 +542,21 @@ bool Agent::zygote_ready() {
 }
 
 void Agent::reap_orphans() {
+  // Between rounds every child but the fork server is something a rank left
+  // behind: a process of its group, sent SIGKILL with it and maybe not dead
+  // yet, or one that left the group. Each is killed and reaped before the
+  // next round, within a bound: an unkillable one stays, as the supervisor
+  // leaves its children.
+  const SteadyClock::time_point deadline = SteadyClock::now() + kOrphanReapTimeout;
   for (;;) {
-    siginfo_t info{};
-    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
-    if (info.si_pid == zygote_->pid()) return;  // the fork server's end is Zygote's to reap
-    ::waitpid(info.si_pid, nullptr, WNOHANG);
+    std::vector<pid_t> left;
+    for (pid_t pid : children_of(::getpid())) {
+      if (pid == zygote_->pid()) continue;  // the fork server's end is Zygote's to reap
+      if (::waitpid(pid, nullptr, WNOHANG) != pid) left.push_back(pid);
+    }
+    if (left.empty() || SteadyClock::now() >= deadline) return;
+    for (pid_t pid : left) ::kill(pid, SIGKILL);
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});
   }
 }
 

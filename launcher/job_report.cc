@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <memory>
 
 #include "elastic/ledger.h"
@@ -46,6 +47,19 @@ StoreView read_store(const JobEnd& end) {
                              elastic::AgentInfo{.id = "launcher", .host = "", .local_world_size = 1});
     view.outcome = rdzv.job_outcome();
     view.failures = rdzv.failure_count();
+    // The store goes with this process: agents started by hand (spares among them) learn the end first.
+    if (view.outcome && end.received_signal == 0) {
+      auto exited = [&end](const std::string& agent_id) {
+        std::string node = agent_id.substr(0, agent_id.rfind(':'));  // agent ids are NODE:PID
+        return std::find(end.own_nodes.begin(), end.own_nodes.end(), node) != end.own_nodes.end();
+      };
+      std::vector<std::string> unaware = rdzv.await_outcome_seen(
+          options.lease_timeout + 2 * end.plan->elastic_times.monitor_interval, exited);
+      if (!unaware.empty()) {
+        say(fmt::format("the store stops while agent(s) {} have not yet seen the job's end",
+                        fmt::join(unaware, ", ")));
+      }
+    }
   } catch (const std::exception& e) {
     MYRIAD_LOG_WARN("cannot read the job's outcome from its store: {}", e.what());
   }

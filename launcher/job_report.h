@@ -1,7 +1,9 @@
 // The end of a local job: its exit code and what `myriad run` prints last.
 //
 // report_job() reads the job's outcome that the agents published in the
-// store (elastic/rendezvous.h) and the goodput ledger they wrote
+// store (elastic/rendezvous.h) and waits, bounded, for agents this launcher
+// did not start (spares started by hand) to see it before the store goes
+// with this process; it reads the goodput ledger the agents wrote
 // (elastic/ledger.h), then prints to stderr:
 //   - when the job failed, the root cause — the earliest failure: its rank,
 //     pid, node and exit code or signal, why the job was not restarted
@@ -17,6 +19,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "launcher/job_env.h"
 #include "launcher/run_plan.h"
@@ -31,6 +34,9 @@ struct JobEnd {
   int supervisor_code = 0;  // what the agents' supervisor returned
   int received_signal = 0;
   std::optional<ChildExit> failed_agent;
+  // Node ids of the agents this launcher started and saw exit: the store
+  // waits only for the others (agents started by hand) to see the end.
+  std::vector<std::string> own_nodes;
 };
 
 int report_job(const JobEnd& end) noexcept;

@@ -23,6 +23,12 @@ std::string node_id(const RunPlan& plan, int node) {
   return name;
 }
 
+std::vector<std::string> node_ids(const RunPlan& plan) {
+  std::vector<std::string> ids;
+  for (int node = 0; node < plan.max_nodes; ++node) ids.push_back(node_id(plan, node));
+  return ids;
+}
+
 EnvVars rank_env(const RunPlan& plan, const EnvVars& job_vars, int rank) {
   EnvVars vars = job_vars;
   int local = rank % plan.nproc_per_node;
@@ -97,7 +103,8 @@ int run_local(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job) {
                                     .events_path = events_path,
                                     .supervisor_code = code,
                                     .received_signal = supervisor.received_signal(),
-                                    .failed_agent = supervisor.first_failure()});
+                                    .failed_agent = supervisor.first_failure(),
+                                    .own_nodes = node_ids(plan)});
   return exit_code;
 }
 

@@ -110,7 +110,10 @@ int run_mpi(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job) {
                            .events_path = events_path(plan, job),
                            .supervisor_code = code,
                            .received_signal = supervisor.received_signal(),
-                           .failed_agent = supervisor.first_failure()});
+                           .failed_agent = supervisor.first_failure(),
+                           // mpirun's agents name their nodes themselves: each is waited for until it
+                           // acknowledges the end or its lease stops.
+                           .own_nodes = {}});
 }
 
 }  // namespace myriad::launcher

@@ -2,15 +2,16 @@
 // every agent a forked process: MIN:MAX formation, ranks that follow the
 // documented order, a spare that takes a failed agent's place while the
 // survivors keep their order, the join timeout's message, a SIGKILLed
-// agent's lease, the first failure report winning, and close_job releasing
-// a spare. Agents report what they saw through the store (result/<agent>);
-// the parent checks it. No test asserts a time: the short timeouts only
-// keep the suite quick.
+// agent's lease, the first failure report winning, close_job releasing
+// a spare, and the store's host waiting for live agents to see the end. Agents report what they saw through
+// the store (result/<agent>); the parent checks it. No test asserts a time: the short timeouts only keep the
+// suite quick.
 #include "elastic/rendezvous.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <thread>
@@ -271,6 +272,79 @@ TEST(Rendezvous, ClosingTheJobReleasesASpare) {
     return outcome && (*outcome)["exit_code"] == 0 ? 0 : 6;
   });
   EXPECT_TRUE(agents.all_succeeded()) << agents.describe();
+}
+
+// The store's host (`myriad run`) waits, before the store goes, for every
+// agent that joined and is still alive to learn the outcome: here a spare
+// that looks at the store only after the host's first check. An agent the
+// host saw exit (agent-1) and one killed without a word (agent-3, its lease
+// stops) are not waited for.
+TEST(Rendezvous, TheStoresHostWaitsForEveryLiveAgentToSeeTheEnd) {
+  test::StoreProcess server(kToken);
+  const uint16_t port = server.port();
+  test::RanksResult agents = test::fork_ranks(5, [&](int n) {
+    auto store = connect(port);
+    if (n == 4) {  // the host
+      Rendezvous host(store, options(2, 2), AgentInfo{.id = "host", .host = "", .local_world_size = 1});
+      store->wait({kPrefix + "outcome"}, kPatience);
+      auto exited = [](const std::string& id) { return id == "agent-1"; };
+      std::vector<std::string> first = host.await_outcome_seen(0ms, exited);
+      bool spare_unaware = std::find(first.begin(), first.end(), "agent-2") != first.end();
+      bool exited_skipped = std::find(first.begin(), first.end(), "agent-1") == first.end();
+      store->set("result/host-checked", "1");
+      std::vector<std::string> rest = host.await_outcome_seen(kPatience, exited);
+      put(*store, "host",
+          json{{"first", first}, {"rest", rest}, {"late_seen", store->check({"result/late"})}});
+      return spare_unaware && exited_skipped && rest.empty() && store->check({"result/late"}) ? 0 : 1;
+    }
+    Rendezvous rdzv(store, options(2, 2), agent(n));
+    if (n >= 2) {  // spares: they come after round 0 formed
+      store->wait({kPrefix + "g0/members"}, kPatience);
+      if (n == 3) {
+        std::thread joining([&] {
+          try {
+            rdzv.next_round();
+          } catch (const Error&) {
+          }
+        });
+        joining.detach();
+        connect(port)->wait({"result/spares"}, kPatience);  // its own connection: the thread uses `store`
+        ::raise(SIGKILL);
+      }
+      try {
+        rdzv.next_round();
+        return 2;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::Unavailable || !rdzv.outcome_seen()) return 3;
+      }
+      // Alive, but slow to say so: the host must still be waiting after its first look.
+      if (!test::wait_until(
+              [&] {
+                rdzv.keep_alive();
+                return store->check({"result/host-checked"});
+              },
+              kPatience))
+        return 4;
+      store->set("result/late", "1");
+      rdzv.acknowledge_outcome();
+      return 0;
+    }
+    Round round = rdzv.next_round();
+    if (n == 1) return 0;  // exits without acknowledging: the host saw it go
+    if (!test::wait_until([&] { return rdzv.waiting_agents() == 2; }, kPatience)) return 5;
+    store->set("result/spares", "1");
+    rdzv.close_job(json{{"exit_code", 0}});
+    rdzv.acknowledge_outcome();
+    return round.members.size() == 2 ? 0 : 6;
+  });
+  for (int n = 0; n < 5; ++n) {
+    const test::ExitStatus& status = agents.ranks[static_cast<size_t>(n)];
+    if (n == 3) {
+      EXPECT_TRUE(!status.exited && status.signal == SIGKILL) << agents.describe();
+    } else {
+      EXPECT_TRUE(status.exited && status.code == 0) << agents.describe();
+    }
+  }
 }
 
 TEST(Rendezvous, AMembershipChangeTakesInTheWaitingAgent) {

@@ -82,13 +82,18 @@ TEST_F(LostRank, SpareAgentTakesTheLostNodesPlace) {
 
   // The world is at its maximum: the spare waits until a node is lost.
   CommandOptions spare;
-  spare.argv = {myriad_path(),      "agent",
-                "--rdzv-endpoint",  endpoint,
-                "--rdzv-id",        run_id,
-                "--nnodes",         "2:3",
-                "--nproc-per-node", "1",
-                "--node-id",        "spare",
-                "--events",         log_dir(run_id) + "/events.jsonl"};
+  // It looks at the store seldom (--monitor-interval 1s): the job's store must stay up until it has seen
+  // the end.
+  // clang-format off
+  spare.argv = {myriad_path(),        "agent",
+                "--rdzv-endpoint",    endpoint,
+                "--rdzv-id",          run_id,
+                "--nnodes",           "2:3",
+                "--nproc-per-node",   "1",
+                "--node-id",          "spare",
+                "--monitor-interval", "1s",
+                "--events",           log_dir(run_id) + "/events.jsonl"};
+  // clang-format on
   std::vector<std::string> program = config.argv();
   spare.argv.insert(spare.argv.end(), program.begin(), program.end());
   spare.env = {{"MYRIAD_TOKEN", token}, {"MYRIAD_LOG_LEVEL", "warn"}};
