@@ -29,6 +29,7 @@ steps.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import torch
@@ -44,6 +45,14 @@ from myriad.torch.hooks import bf16_compress
 
 MODELS = {"small": (256, 512, 3), "25m": (1024, 2048, 6)}  # input width, hidden width, hidden layers
 CLASSES = 10
+
+
+def say(line: str) -> None:
+    """Prints one line with one write: with PYTHONUNBUFFERED=1, print() writes
+    the text and its newline apart, and a log line from the checkpoint
+    service's background thread could land between them."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def make_model(name: str) -> nn.Module:
@@ -110,7 +119,7 @@ def resume(args: argparse.Namespace, model: nn.Module, opt: torch.optim.Optimize
     torch.set_rng_state(state["rng"])
     gen.set_state(state["data"].tensor[0])
     if dist.get_rank() == 0:
-        print(f"resumed from step {state['step']} ({result.source})", flush=True)
+        say(f"resumed from step {state['step']} ({result.source})")
     return int(state["step"])
 
 
@@ -141,7 +150,7 @@ def main(argv=None) -> None:
 
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
-        print(f"backend {args.backend} world {world} model {args.model} params {params}", flush=True)
+        say(f"backend {args.backend} world {world} model {args.model} params {params}")
     start = time.perf_counter()
     for step in range(first, args.steps):
         x, y = next(data)
@@ -152,7 +161,7 @@ def main(argv=None) -> None:
         mean = loss.detach().clone()
         dist.all_reduce(mean)
         if rank == 0:
-            print(f"step {step} loss {mean.item() / world:.9g}", flush=True)
+            say(f"step {step} loss {mean.item() / world:.9g}")
         myriad.elastic.step(step)  # progress for the agent's goodput ledger (a no-op outside myriad run)
         if args.ckpt_every and (step + 1) % args.ckpt_every == 0:
             # Returns once the snapshot is taken; the write overlaps the next steps.
@@ -162,9 +171,9 @@ def main(argv=None) -> None:
     elapsed = time.perf_counter() - start
     checksum = sum(p.detach().double().sum().item() for p in model.parameters())
     if rank == 0:
-        print(f"checksum {checksum:.12g}", flush=True)
+        say(f"checksum {checksum:.12g}")
         steps = max(args.steps - first, 1)
-        print(f"time {elapsed:.3f} s ({elapsed / steps * 1000:.1f} ms/step)", flush=True)
+        say(f"time {elapsed:.3f} s ({elapsed / steps * 1000:.1f} ms/step)")
     dist.barrier()  # every rank done with the group before any tears it down
     dist.destroy_process_group()
 

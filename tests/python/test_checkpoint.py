@@ -347,7 +347,7 @@ def test_the_ddp_example_resumes_where_it_stopped(tmp_path):
     assert ckpt.list_steps(dir) == [3, 6]
     out, resumed, checksum = example("--steps", "10", "--ckpt-dir", dir, "--ckpt-every", "3")
     assert "resumed from step 6 (disk)" in out, out
-    assert sorted(resumed, key=int) == ["6", "7", "8", "9"]
+    assert sorted(resumed, key=int) == ["6", "7", "8", "9"], out
     _, straight, straight_checksum = example("--steps", "10")
     # The example is deterministic (seeded data per rank, two-rank sums): a
     # resumed run computes exactly what an uninterrupted one does.

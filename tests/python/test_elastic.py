@@ -123,6 +123,15 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
     if fields[0] == "Z" and int(fields[1]) == os.getppid():
         zombies.append(int(pid))
 print("zombie children of the agent:", zombies, flush=True)
+# Stay until both ranks have looked: a rank that exits first leaves its `sleep` to the agent, which
+# kills it, and the other rank would then see that one as a zombie.
+here = os.path.dirname(os.path.abspath(__file__))
+open(os.path.join(here, "scanned-" + os.environ["RANK"]), "w").close()
+deadline = time.monotonic() + 60
+while not all(os.path.exists(os.path.join(here, f"scanned-{r}")) for r in ("0", "1")):
+    if time.monotonic() > deadline:
+        sys.exit("the other rank never finished its scan")
+    time.sleep(0.05)
 """
 
 
