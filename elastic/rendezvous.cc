@@ -424,10 +424,7 @@ std::vector<AgentInfo> Rendezvous::lost_members(const Round& round) {
   for (const AgentInfo& agent : round.members) {
     if (agent.id == self_.id) continue;
     int64_t value = read_counter(key("lease/" + agent.id));
-    Clock::time_point now = Clock::now();
-    auto [seen, fresh] = leases_.try_emplace(agent.id, LeaseSeen{value, now});
-    if (!fresh && seen->second.value != value) seen->second = LeaseSeen{value, now};
-    if (now - seen->second.changed >= options_.lease_timeout) lost.push_back(agent);
+    if (leases_[agent.id].stopped(value, Clock::now(), options_.lease_timeout)) lost.push_back(agent);
   }
   for (const AgentInfo& agent : lost) store_->set(key("lost/" + agent.id), self_.id);
   return lost;
@@ -497,9 +494,7 @@ std::vector<std::string> Rendezvous::await_outcome_seen(
         it = pending.erase(it);
         continue;
       }
-      int64_t lease = read_counter(key("lease/" + id));
-      if (lease != it->second.value) it->second = LeaseSeen{lease, now};
-      if (now - it->second.changed >= options_.lease_timeout) {
+      if (it->second.stopped(read_counter(key("lease/" + id)), now, options_.lease_timeout)) {
         it = pending.erase(it);  // gone without a word: nothing waits on it
         continue;
       }

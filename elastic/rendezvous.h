@@ -222,9 +222,19 @@ class Rendezvous {
   std::mutex mutex_;  // guards what follows
   std::optional<Round> last_round_;
   std::optional<Formed> last_formed_;
+  // A lease as this agent's clock saw it: the last value read and when it last moved.
   struct LeaseSeen {
-    int64_t value = -1;
+    int64_t value = -1;  // below any counter: the first read counts as a move
     std::chrono::steady_clock::time_point changed;
+    // Records the value read at `now`; true when it has stood still for `timeout`.
+    bool stopped(int64_t read, std::chrono::steady_clock::time_point now,
+                 std::chrono::steady_clock::duration timeout) {
+      if (read != value) {
+        value = read;
+        changed = now;
+      }
+      return now - changed >= timeout;
+    }
   };
   int64_t leases_generation_ = -1;
   std::map<std::string, LeaseSeen> leases_;

@@ -154,7 +154,7 @@ int Agent::run() {
   rdzv_options.last_call = options_.last_call;
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
-  elastic::AgentInfo self{.id = fmt::format("{}:{}", options_.node_id, ::getpid()),
+  elastic::AgentInfo self{.id = agent_id(options_.node_id, ::getpid()),
                           .host = host,
                           .local_world_size = options_.nproc_per_node};
   rdzv_ = std::make_unique<elastic::Rendezvous>(store_, rdzv_options, self);
@@ -568,6 +568,14 @@ void Agent::remove_files() noexcept {
 }
 
 }  // namespace
+
+std::string agent_id(const std::string& node_id, pid_t pid) {
+  return fmt::format("{}:{}", node_id, pid);
+}
+
+std::string agent_node(const std::string& agent_id) {
+  return agent_id.substr(0, agent_id.rfind(':'));
+}
 
 int run_agent(const AgentOptions& options) {
   Supervisor::block_signals();

@@ -38,6 +38,8 @@
 // thread and owns the process's signal handling (Supervisor).
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <string>
 #include <vector>
@@ -83,5 +85,10 @@ struct AgentOptions {
 // Runs the agent until the job ends; returns the exit code this agent's
 // process should end with (the job's outcome).
 int run_agent(const AgentOptions& options);
+
+// An agent's id in the rendezvous: "NODE:PID" (NODE: its --node-id).
+std::string agent_id(const std::string& node_id, pid_t pid);
+// The node id an agent_id() was made from.
+std::string agent_node(const std::string& agent_id);
 
 }  // namespace myriad::launcher

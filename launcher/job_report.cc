@@ -9,6 +9,7 @@
 
 #include "elastic/ledger.h"
 #include "elastic/rendezvous.h"
+#include "launcher/agent.h"
 #include "launcher/output_forwarder.h"
 #include "runtime/error.h"
 #include "runtime/event_log.h"
@@ -49,9 +50,8 @@ StoreView read_store(const JobEnd& end) {
     view.failures = rdzv.failure_count();
     // The store goes with this process: agents started by hand (spares among them) learn the end first.
     if (view.outcome && end.received_signal == 0) {
-      auto exited = [&end](const std::string& agent_id) {
-        std::string node = agent_id.substr(0, agent_id.rfind(':'));  // agent ids are NODE:PID
-        return std::find(end.own_nodes.begin(), end.own_nodes.end(), node) != end.own_nodes.end();
+      auto exited = [&end](const std::string& id) {
+        return std::find(end.own_nodes.begin(), end.own_nodes.end(), agent_node(id)) != end.own_nodes.end();
       };
       std::vector<std::string> unaware = rdzv.await_outcome_seen(
           options.lease_timeout + 2 * end.plan->elastic_times.monitor_interval, exited);
