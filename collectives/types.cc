@@ -1,6 +1,7 @@
 #include "collectives/types.h"
 
 #include <cstring>
+#include <iterator>
 
 #include "runtime/error.h"
 
@@ -106,9 +107,12 @@ OpDescriptor decode_op_descriptor(const uint8_t (&in)[kOpDescriptorWireBytes]) {
   uint8_t dtype = take<uint8_t>(in, at);
   uint8_t op = take<uint8_t>(in, at);
   // A peer speaking another protocol version, or garbage, must not become
-  // an out-of-range enum further down.
-  if (kind > static_cast<uint8_t>(OpKind::Recv) || dtype > static_cast<uint8_t>(DType::I64) ||
-      op > static_cast<uint8_t>(ReduceOp::Avg)) {
+  // an out-of-range enum further down. kAllDTypes and kAllReduceOps list
+  // every value, numbered from 0.
+  static_assert(static_cast<size_t>(DType::I16) + 1 == std::size(kAllDTypes));
+  static_assert(static_cast<size_t>(ReduceOp::Bxor) + 1 == std::size(kAllReduceOps));
+  if (kind > static_cast<uint8_t>(OpKind::Recv) || dtype >= std::size(kAllDTypes) ||
+      op >= std::size(kAllReduceOps)) {
     raise(ErrorCode::PeerFailure, "malformed operation descriptor (kind {}, dtype {}, op {})", kind, dtype,
           op);
   }

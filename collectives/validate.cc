@@ -96,6 +96,11 @@ void reduction(std::string_view op, DType dtype, ReduceOp reduce) {
   if (reduce == ReduceOp::Avg && !dtype_is_floating(dtype)) {
     raise(ErrorCode::InvalidArgument, "{}: avg needs a floating type, got {}", op, dtype_name(dtype));
   }
+  if (reduce_op_is_bitwise(reduce) && dtype_is_floating(dtype)) {
+    raise(ErrorCode::InvalidArgument,
+          "{}: {} is a bitwise reduction and needs an integer type (i8, u8, i16, i32, i64), got {}", op,
+          reduce_op_name(reduce), dtype_name(dtype));
+  }
 }
 
 void on_cpu(std::string_view op, std::string_view backend, std::string_view name, const TensorView& view) {

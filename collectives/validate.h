@@ -29,7 +29,7 @@ void packed(std::string_view op, const std::vector<uint64_t>& counts, std::strin
             const TensorView& view, std::string_view name);
 void root(std::string_view op, int root, int size);
 void peer(std::string_view op, int peer, int size, int rank);
-// avg only for floating types.
+// avg only for floating types; band, bor and bxor only for integer types.
 void reduction(std::string_view op, DType dtype, ReduceOp reduce);
 // The buffer is in CPU memory (the native and mpi backends).
 void on_cpu(std::string_view op, std::string_view backend, std::string_view name, const TensorView& view);

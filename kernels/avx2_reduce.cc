@@ -44,6 +44,10 @@ template <>
 struct LanesOf<int64_t> {
   using type = I64Lanes;
 };
+template <>
+struct LanesOf<int16_t> {
+  using type = I16Lanes;
+};
 
 template <typename L, ReduceKind K>
 typename L::V combine_vectors(typename L::V a, typename L::V b) {
@@ -51,6 +55,9 @@ typename L::V combine_vectors(typename L::V a, typename L::V b) {
   if constexpr (K == ReduceKind::Prod) return L::mul(a, b);
   if constexpr (K == ReduceKind::Min) return L::min(a, b);
   if constexpr (K == ReduceKind::Max) return L::max(a, b);
+  if constexpr (K == ReduceKind::Band) return L::band(a, b);
+  if constexpr (K == ReduceKind::Bor) return L::bor(a, b);
+  if constexpr (K == ReduceKind::Bxor) return L::bxor(a, b);
 }
 
 template <typename T, ReduceKind K>

@@ -34,6 +34,11 @@ ReduceFn reduce_function(ElementType type, ReduceKind kind, Isa isa) {
     throw std::invalid_argument("kernels: reduce kind " + std::to_string(static_cast<int>(kind)) +
                                 " is out of range");
   }
+  if (!reduce_defined(type, kind)) {
+    throw std::invalid_argument(std::string("kernels: ") + reduce_kind_name(kind) +
+                                " is a bitwise reduction, defined for integer types, not " +
+                                element_type_name(type));
+  }
   const detail::ReduceTable* table = table_for(isa);
   return table == nullptr ? nullptr : table->reduce[static_cast<int>(type)][static_cast<int>(kind)];
 }

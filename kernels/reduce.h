@@ -2,13 +2,17 @@
 // scaling that turns a sum into an average. These are the arithmetic of
 // every reducing collective (allreduce, reduce, reduce-scatter).
 //
-// Types and ops: ElementType x ReduceKind (kernels/element_type.h), all 32
-// combinations. Rules, the same at every ISA level and bit for bit:
+// Types and ops: ElementType x ReduceKind (kernels/element_type.h): every
+// kind for the five integer types, Sum, Prod, Min and Max for the four
+// floating ones (59 combinations; reduce_defined() says which). Rules, the
+// same at every ISA level and bit for bit:
 //  - f32 and f64 compute in their own precision (one IEEE operation).
 //  - f16 and bf16 are widened to f32, combined in f32 and rounded back to
 //    nearest even, once per element per call (kernels/half.h). A chain of reductions
 //    therefore rounds once per step, as on the wire between ranks.
 //  - Integer Sum and Prod wrap modulo 2^bits (computed unsigned: no UB).
+//  - Band, Bor and Bxor are the bitwise and, or and exclusive or of the
+//    two's complement bits; they have no floating form.
 //  - Min and Max propagate NaN: if a[i] or b[i] is NaN the result is NaN.
 //    Otherwise Min is (a < b ? a : b) and Max is (a > b ? a : b), so of two
 //    zeros of opposite sign the result is b's.
@@ -40,10 +44,12 @@ using ReduceFn = void (*)(void* dst, const void* a, const void* b, size_t n);
 using ScaleFn = void (*)(void* data, size_t n, double factor);
 
 // The kernel for (type, kind) at the active level. Never null. Throws
-// std::invalid_argument for an out-of-range enum value, or on first use if
-// MYRIAD_KERNELS_ISA holds an unknown name.
+// std::invalid_argument for an out-of-range enum value, for a bitwise kind
+// of a floating type (!reduce_defined(type, kind); the message names both),
+// or on first use if MYRIAD_KERNELS_ISA holds an unknown name.
 ReduceFn reduce_function(ElementType type, ReduceKind kind);
 // The kernel at a given level; nullptr when isa_supported(isa) is false.
+// Throws as above for arguments that have no kernel at any level.
 ReduceFn reduce_function(ElementType type, ReduceKind kind, Isa isa);
 
 // The scaling kernel for a floating type at the active level; nullptr for

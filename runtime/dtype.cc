@@ -16,6 +16,7 @@ size_t dtype_size(DType dtype) {
     case DType::U8: return 1;
     case DType::I32: return 4;
     case DType::I64: return 8;
+    case DType::I16: return 2;
   }
   MYRIAD_CHECK(false, "dtype {}", static_cast<int>(dtype));
 }
@@ -30,6 +31,7 @@ std::string_view dtype_name(DType dtype) {
     case DType::U8: return "u8";
     case DType::I32: return "i32";
     case DType::I64: return "i64";
+    case DType::I16: return "i16";
   }
   MYRIAD_CHECK(false, "dtype {}", static_cast<int>(dtype));
 }
@@ -45,13 +47,13 @@ DType parse_dtype(std::string_view text) {
       {"float16", DType::F16}, {"bf16", DType::BF16},   {"bfloat16", DType::BF16}, {"i8", DType::I8},
       {"int8", DType::I8},     {"u8", DType::U8},       {"uint8", DType::U8},      {"i32", DType::I32},
       {"int", DType::I32},     {"int32", DType::I32},   {"i64", DType::I64},       {"int64", DType::I64},
-      {"long", DType::I64},
+      {"long", DType::I64},    {"i16", DType::I16},     {"int16", DType::I16},     {"short", DType::I16},
   };
   for (const Alias& alias : kAliases) {
     if (alias.name == text) return alias.dtype;
   }
   raise(ErrorCode::InvalidArgument,
-        "unknown dtype '{}': accepted values are f32, f64, f16, bf16, i8, u8, i32, i64", text);
+        "unknown dtype '{}': accepted values are f32, f64, f16, bf16, i8, u8, i32, i64, i16", text);
 }
 
 bool dtype_is_floating(DType dtype) {
@@ -65,6 +67,9 @@ std::string_view reduce_op_name(ReduceOp op) {
     case ReduceOp::Min: return "min";
     case ReduceOp::Max: return "max";
     case ReduceOp::Avg: return "avg";
+    case ReduceOp::Band: return "band";
+    case ReduceOp::Bor: return "bor";
+    case ReduceOp::Bxor: return "bxor";
   }
   MYRIAD_CHECK(false, "reduce op {}", static_cast<int>(op));
 }
@@ -73,8 +78,12 @@ ReduceOp parse_reduce_op(std::string_view text) {
   for (ReduceOp op : kAllReduceOps) {
     if (reduce_op_name(op) == text) return op;
   }
-  raise(ErrorCode::InvalidArgument, "unknown reduction '{}': accepted values are sum, prod, min, max, avg",
-        text);
+  raise(ErrorCode::InvalidArgument,
+        "unknown reduction '{}': accepted values are sum, prod, min, max, avg, band, bor, bxor", text);
+}
+
+bool reduce_op_is_bitwise(ReduceOp op) {
+  return op == ReduceOp::Band || op == ReduceOp::Bor || op == ReduceOp::Bxor;
 }
 
 std::string device_name(Device device) {

@@ -24,7 +24,10 @@ std::array<MPI_Op, 4> make_half_ops() {
   return ops;
 }
 
+// f16 and bf16 have no bitwise ops (validate::reduction rejects them), so
+// only Sum..Max (and Avg, a sum) index the table of half_ops.
 int kind_index(ReduceOp op) {
+  MYRIAD_CHECK(!reduce_op_is_bitwise(op), "{} of a 16-bit float", reduce_op_name(op));
   return op == ReduceOp::Avg ? 0 : static_cast<int>(op);
 }
 
@@ -40,6 +43,7 @@ MPI_Datatype datatype(DType dtype) {
     case DType::U8: return MPI_UINT8_T;
     case DType::I32: return MPI_INT32_T;
     case DType::I64: return MPI_INT64_T;
+    case DType::I16: return MPI_INT16_T;
   }
   MYRIAD_CHECK(false, "dtype {}", static_cast<int>(dtype));
 }
@@ -59,6 +63,9 @@ MPI_Op reduce_op(DType dtype, ReduceOp op) {
     case ReduceOp::Prod: return MPI_PROD;
     case ReduceOp::Min: return MPI_MIN;
     case ReduceOp::Max: return MPI_MAX;
+    case ReduceOp::Band: return MPI_BAND;
+    case ReduceOp::Bor: return MPI_BOR;
+    case ReduceOp::Bxor: return MPI_BXOR;
   }
   MYRIAD_CHECK(false, "reduce op {}", static_cast<int>(op));
 }

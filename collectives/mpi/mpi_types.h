@@ -9,8 +9,10 @@
 namespace myriad::mpi {
 
 MPI_Datatype datatype(DType dtype);
-// The MPI operation for (dtype, op); avg maps to sum (the caller scales).
-// f16 and bf16 get user-defined operations built on Myriad's kernels.
+// The MPI operation for (dtype, op); avg maps to sum (the caller scales),
+// band/bor/bxor to MPI_BAND/MPI_BOR/MPI_BXOR (integer types only, as
+// validate::reduction checks). f16 and bf16 get user-defined operations
+// built on Myriad's kernels.
 MPI_Op reduce_op(DType dtype, ReduceOp op);
 
 }  // namespace myriad::mpi

@@ -34,6 +34,10 @@ ncclDataType_t nccl_type(DType dtype) {
     case DType::U8: return ncclUint8;
     case DType::I32: return ncclInt32;
     case DType::I64: return ncclInt64;
+    // NCCL has no 16-bit integer type. Operations that only move data carry
+    // i16 as ncclFloat16, whose bits NCCL copies unchanged; reductions of i16
+    // never get here (unsupported_reduction()).
+    case DType::I16: return ncclFloat16;
   }
   MYRIAD_CHECK(false, "dtype {}", static_cast<int>(dtype));
 }
@@ -45,8 +49,18 @@ ncclRedOp_t nccl_op(ReduceOp op) {
     case ReduceOp::Min: return ncclMin;
     case ReduceOp::Max: return ncclMax;
     case ReduceOp::Avg: return ncclAvg;
+    case ReduceOp::Band:
+    case ReduceOp::Bor:
+    case ReduceOp::Bxor: break;  // refused by unsupported_reduction()
   }
   MYRIAD_CHECK(false, "reduce op {}", static_cast<int>(op));
+}
+
+// Why NCCL cannot run the reduction `op` of `dtype`, or empty when it can.
+std::string unsupported_reduction(DType dtype, ReduceOp op) {
+  if (reduce_op_is_bitwise(op)) return fmt::format("NCCL has no bitwise reductions ({})", reduce_op_name(op));
+  if (dtype == DType::I16) return "NCCL has no 16-bit integer type to reduce";
+  return {};
 }
 
 class NcclBackend : public Backend {
@@ -94,6 +108,7 @@ class NcclBackend : public Backend {
 
   WorkPtr allreduce(TensorView in, TensorView out, const AllreduceOptions& o) override {
     check("allreduce", in, out);
+    if (WorkPtr refused = refuse_reduction(OpKind::Allreduce, in.dtype, o.op)) return refused;
     return enqueue({.kind = OpKind::Allreduce, .dtype = in.dtype, .op = o.op, .count = in.count}, o.timeout,
                    [&] {
                      return ncclAllReduce(in.data, out.data, in.count, nccl_type(in.dtype), nccl_op(o.op),
@@ -103,6 +118,7 @@ class NcclBackend : public Backend {
 
   WorkPtr reduce(TensorView in, TensorView out, const ReduceOptions& o) override {
     check("reduce", in, context_.rank == o.root ? out : in);
+    if (WorkPtr refused = refuse_reduction(OpKind::Reduce, in.dtype, o.op)) return refused;
     return enqueue({.kind = OpKind::Reduce, .dtype = in.dtype, .op = o.op, .root = o.root, .count = in.count},
                    o.timeout, [&] {
                      return ncclReduce(in.data, out.data, in.count, nccl_type(in.dtype), nccl_op(o.op),
@@ -128,6 +144,7 @@ class NcclBackend : public Backend {
 
   WorkPtr reduce_scatter(TensorView in, TensorView out, const ReduceScatterOptions& o) override {
     check("reduce_scatter", in, out);
+    if (WorkPtr refused = refuse_reduction(OpKind::ReduceScatter, in.dtype, o.op)) return refused;
     return enqueue({.kind = OpKind::ReduceScatter, .dtype = in.dtype, .op = o.op, .count = out.count},
                    o.timeout, [&] {
                      return ncclReduceScatter(in.data, out.data, out.count, nccl_type(in.dtype),
@@ -201,6 +218,21 @@ class NcclBackend : public Backend {
               device_name(view->device));
       }
     }
+  }
+
+  // A Work failed with NotSupported when NCCL cannot run the reduction, else
+  // null. Nothing is issued, so the communicator stays usable (unlike a
+  // failed NCCL call, which fails it).
+  WorkPtr refuse_reduction(OpKind kind, DType dtype, ReduceOp op) const {
+    const std::string why = unsupported_reduction(dtype, op);
+    if (why.empty()) return nullptr;
+    auto work = std::make_shared<Work>(OpDescriptor{.kind = kind, .dtype = dtype, .op = op});
+    work->fail(std::make_exception_ptr(Error(
+        ErrorCode::NotSupported,
+        fmt::format("rank {}: {} {} of {}: the nccl backend does not support it: {}; the native and mpi "
+                    "backends do (on CPU memory)",
+                    context_.rank, op_kind_name(kind), reduce_op_name(op), dtype_name(dtype), why))));
+    return work;
   }
 
   // Waits until a non-blocking NCCL call has settled.

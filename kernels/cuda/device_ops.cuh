@@ -57,7 +57,13 @@ __device__ C apply(C a, C b) {
           static_cast<U>(static_cast<W>(static_cast<U>(a)) * static_cast<W>(static_cast<U>(b))));
     if constexpr (K == ReduceKind::Min) return b < a ? b : a;
     if constexpr (K == ReduceKind::Max) return b > a ? b : a;
+    if constexpr (K == ReduceKind::Band) return static_cast<C>(a & b);
+    if constexpr (K == ReduceKind::Bor) return static_cast<C>(a | b);
+    if constexpr (K == ReduceKind::Bxor) return static_cast<C>(a ^ b);
   } else {
+    // Not is_bitwise(K): a host constexpr function, which device code may not call.
+    static_assert(K != ReduceKind::Band && K != ReduceKind::Bor && K != ReduceKind::Bxor,
+                  "the bitwise reductions are for integer types");
     if constexpr (K == ReduceKind::Sum) return a + b;
     if constexpr (K == ReduceKind::Prod) return a * b;
     if constexpr (K == ReduceKind::Min) return isnan(a) ? a : (a < b ? a : b);

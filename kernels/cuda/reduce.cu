@@ -44,15 +44,28 @@ void launch_scale(void* data, size_t n, double factor, cudaStream_t stream) {
                                                                                   static_cast<F>(factor));
 }
 
+// The launcher of (T, K), or nullptr for a bitwise kind of a floating type
+// (F16Bits and BF16Bits are not integral), which has no kernel.
+template <typename T, ReduceKind K>
+constexpr Launch launcher() {
+  if constexpr (std::is_integral_v<T> || !is_bitwise(K)) {
+    return &launch_reduce<T, K>;
+  } else {
+    return nullptr;
+  }
+}
+
+// In ReduceKind order.
 template <typename T>
-constexpr Launch kRow[kReduceKindCount] = {
-    &launch_reduce<T, ReduceKind::Sum>, &launch_reduce<T, ReduceKind::Prod>,
-    &launch_reduce<T, ReduceKind::Min>, &launch_reduce<T, ReduceKind::Max>};
+constexpr Launch kRow[kReduceKindCount] = {launcher<T, ReduceKind::Sum>(),  launcher<T, ReduceKind::Prod>(),
+                                           launcher<T, ReduceKind::Min>(),  launcher<T, ReduceKind::Max>(),
+                                           launcher<T, ReduceKind::Band>(), launcher<T, ReduceKind::Bor>(),
+                                           launcher<T, ReduceKind::Bxor>()};
 
 // In ElementType order.
-const Launch* const kReduceTable[kElementTypeCount] = {kRow<float>,    kRow<double>, kRow<F16Bits>,
-                                                       kRow<BF16Bits>, kRow<int8_t>, kRow<uint8_t>,
-                                                       kRow<int32_t>,  kRow<int64_t>};
+const Launch* const kReduceTable[kElementTypeCount] = {kRow<float>,    kRow<double>,  kRow<F16Bits>,
+                                                       kRow<BF16Bits>, kRow<int8_t>,  kRow<uint8_t>,
+                                                       kRow<int32_t>,  kRow<int64_t>, kRow<int16_t>};
 
 }  // namespace
 
@@ -60,6 +73,11 @@ void reduce(ElementType type, ReduceKind kind, void* dst, const void* a, const v
             cudaStream_t stream) {
   if (static_cast<int>(type) >= kElementTypeCount || static_cast<int>(kind) >= kReduceKindCount) {
     throw std::invalid_argument("kernels: CUDA reduce: element type or reduce kind out of range");
+  }
+  if (!reduce_defined(type, kind)) {
+    throw std::invalid_argument(std::string("kernels: CUDA reduce: ") + reduce_kind_name(kind) +
+                                " is a bitwise reduction, defined for integer types, not " +
+                                element_type_name(type));
   }
   if (n == 0) return;
   kReduceTable[static_cast<int>(type)][static_cast<int>(kind)](dst, a, b, n, stream);

@@ -3,13 +3,14 @@
 //
 // Same types, ops and rules as kernels/reduce.h (f16/bf16 in f32 and
 // rounded to nearest even once, integer Sum/Prod wrap, Min/Max propagate
-// NaN), so a GPU and a CPU reduction of the same inputs agree bit for bit
-// except in the payload of a NaN result.
+// NaN, Band/Bor/Bxor for the integer types only), so a GPU and a CPU reduction of the same inputs agree bit
+// for bit except in the payload of a NaN result.
 //
 // Every call only enqueues work on `stream` and returns; pointers are device
 // (or managed) memory, dst may equal a or b, any other overlap is undefined.
 // n == 0 enqueues nothing. Errors: std::invalid_argument for an out-of-range
-// type or kind, or scale() of an integer type; std::runtime_error naming the
+// type or kind, a bitwise kind of a floating type, or scale() of an integer
+// type; std::runtime_error naming the
 // CUDA error when the launch fails. Errors of the kernel itself surface on
 // the stream, as with any CUDA work. Thread-safe (no state of its own).
 //

@@ -113,6 +113,10 @@ struct IntLanes {
   static constexpr size_t kLanes = 32 / sizeof(E);
   static V load(const T* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static void store(T* p, V v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  // The bitwise reductions do not depend on the element width.
+  static V band(V a, V b) { return _mm256_and_si256(a, b); }
+  static V bor(V a, V b) { return _mm256_or_si256(a, b); }
+  static V bxor(V a, V b) { return _mm256_xor_si256(a, b); }
 };
 
 // There is no 8-bit multiply: multiply the even and the odd bytes as 16-bit
@@ -135,6 +139,14 @@ struct U8Lanes : IntLanes<uint8_t> {
   static V mul(V a, V b) { return mul_epi8(a, b); }
   static V min(V a, V b) { return _mm256_min_epu8(a, b); }
   static V max(V a, V b) { return _mm256_max_epu8(a, b); }
+};
+
+// The low 16 bits of a product are the same for signed and unsigned inputs.
+struct I16Lanes : IntLanes<int16_t> {
+  static V add(V a, V b) { return _mm256_add_epi16(a, b); }
+  static V mul(V a, V b) { return _mm256_mullo_epi16(a, b); }
+  static V min(V a, V b) { return _mm256_min_epi16(a, b); }
+  static V max(V a, V b) { return _mm256_max_epi16(a, b); }
 };
 
 struct I32Lanes : IntLanes<int32_t> {

@@ -131,8 +131,15 @@ inline __m512i mul_epi8(__m512i a, __m512i b) {
   return _mm512_or_si512(_mm512_slli_epi16(odd, 8), _mm512_and_si512(even, _mm512_set1_epi16(0xff)));
 }
 
+// The bitwise reductions do not depend on the element width (AVX-512 F).
+struct BitwiseOps512 {
+  static __m512i band(__m512i a, __m512i b) { return _mm512_and_si512(a, b); }
+  static __m512i bor(__m512i a, __m512i b) { return _mm512_or_si512(a, b); }
+  static __m512i bxor(__m512i a, __m512i b) { return _mm512_xor_si512(a, b); }
+};
+
 template <typename E>
-struct ByteLanes {
+struct ByteLanes : BitwiseOps512 {
   using T = E;
   using V = __m512i;
   using Mask = __mmask64;
@@ -155,7 +162,23 @@ struct U8Lanes : ByteLanes<uint8_t> {
   static V max(V a, V b) { return _mm512_max_epu8(a, b); }
 };
 
-struct I32Lanes {
+// 16-bit lanes are AVX-512 BW, as the byte lanes are.
+struct I16Lanes : BitwiseOps512 {
+  using T = int16_t;
+  using V = __m512i;
+  using Mask = __mmask32;
+  static constexpr size_t kLanes = 32;
+  static V load(const T* p) { return _mm512_loadu_si512(p); }
+  static void store(T* p, V v) { _mm512_storeu_si512(p, v); }
+  static V load(const T* p, Mask m) { return _mm512_maskz_loadu_epi16(m, p); }
+  static void store(T* p, V v, Mask m) { _mm512_mask_storeu_epi16(p, m, v); }
+  static V add(V a, V b) { return _mm512_add_epi16(a, b); }
+  static V mul(V a, V b) { return _mm512_mullo_epi16(a, b); }
+  static V min(V a, V b) { return _mm512_min_epi16(a, b); }
+  static V max(V a, V b) { return _mm512_max_epi16(a, b); }
+};
+
+struct I32Lanes : BitwiseOps512 {
   using T = int32_t;
   using V = __m512i;
   using Mask = __mmask16;
@@ -170,7 +193,7 @@ struct I32Lanes {
   static V max(V a, V b) { return _mm512_max_epi32(a, b); }
 };
 
-struct I64Lanes {
+struct I64Lanes : BitwiseOps512 {
   using T = int64_t;
   using V = __m512i;
   using Mask = __mmask8;

@@ -9,6 +9,7 @@
 namespace myriad::kernels::detail {
 
 struct ReduceTable {
+  // nullptr where !reduce_defined(type, kind) (bitwise kinds of floating types)
   ReduceFn reduce[kElementTypeCount][kReduceKindCount];
   ScaleFn scale[kElementTypeCount];  // nullptr for the integer types
 };

@@ -56,7 +56,12 @@ C apply(C a, C b) {
     }
     if constexpr (K == ReduceKind::Min) return b < a ? b : a;
     if constexpr (K == ReduceKind::Max) return b > a ? b : a;
+    // Small types promote to int and back: the bits are kept either way.
+    if constexpr (K == ReduceKind::Band) return static_cast<C>(a & b);
+    if constexpr (K == ReduceKind::Bor) return static_cast<C>(a | b);
+    if constexpr (K == ReduceKind::Bxor) return static_cast<C>(a ^ b);
   } else {
+    static_assert(!is_bitwise(K), "the bitwise reductions are for integer types");
     if constexpr (K == ReduceKind::Sum) return a + b;
     if constexpr (K == ReduceKind::Prod) return a * b;
     // The NaN test and operand order match the x86 min/max instructions

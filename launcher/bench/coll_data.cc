@@ -1,6 +1,7 @@
 #include "launcher/bench/coll_data.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "kernels/half.h"
 
@@ -37,6 +38,16 @@ double reduced_value(ReduceOp op, int ranks, size_t index) {
       case ReduceOp::Prod: acc *= v; break;
       case ReduceOp::Min: acc = std::min(acc, v); break;
       case ReduceOp::Max: acc = std::max(acc, v); break;
+      // The inputs are small positive integers: exact as int64.
+      case ReduceOp::Band:
+        acc = static_cast<double>(static_cast<int64_t>(acc) & static_cast<int64_t>(v));
+        break;
+      case ReduceOp::Bor:
+        acc = static_cast<double>(static_cast<int64_t>(acc) | static_cast<int64_t>(v));
+        break;
+      case ReduceOp::Bxor:
+        acc = static_cast<double>(static_cast<int64_t>(acc) ^ static_cast<int64_t>(v));
+        break;
     }
   }
   return op == ReduceOp::Avg ? acc / ranks : acc;
@@ -52,6 +63,7 @@ double load_element(const void* data, DType dtype, size_t index) {
     case DType::U8: return static_cast<const uint8_t*>(data)[index];
     case DType::I32: return static_cast<const int32_t*>(data)[index];
     case DType::I64: return static_cast<double>(static_cast<const int64_t*>(data)[index]);
+    case DType::I16: return static_cast<const int16_t*>(data)[index];
   }
   return 0;
 }
@@ -70,6 +82,7 @@ void store_element(void* data, DType dtype, size_t index, double value) {
     case DType::U8: static_cast<uint8_t*>(data)[index] = static_cast<uint8_t>(value); break;
     case DType::I32: static_cast<int32_t*>(data)[index] = static_cast<int32_t>(value); break;
     case DType::I64: static_cast<int64_t*>(data)[index] = static_cast<int64_t>(value); break;
+    case DType::I16: static_cast<int16_t*>(data)[index] = static_cast<int16_t>(value); break;
   }
 }
 

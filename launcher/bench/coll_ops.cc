@@ -116,6 +116,7 @@ std::string_view table_type_name(DType dtype) {
     case DType::U8: return "uint8";
     case DType::I32: return "int32";
     case DType::I64: return "int64";
+    case DType::I16: return "int16";
   }
   return "?";
 }

@@ -72,7 +72,10 @@ void check_entry(const std::string& name, const at::Tensor& t) {
 void add_tensor(State& state, const std::string& name, const at::Tensor& host, std::vector<int64_t> shape,
                 bool sharded, int64_t row_offset) {
   TensorView view{host.data_ptr(), static_cast<size_t>(host.numel()), DType::U8};
-  if (std::optional<DType> dtype = myriad_dtype(host.scalar_type())) {
+  std::optional<DType> dtype = myriad_dtype(host.scalar_type());
+  // int16 stays bytes, as Python checkpoints stored it before the format had i16: both load either way.
+  if (dtype == DType::I16) dtype.reset();
+  if (dtype) {
     view.dtype = *dtype;
   } else {
     view.count = host.nbytes();

@@ -28,7 +28,8 @@ uint64_t hash_of(const Case& c, int rank, uint64_t index) {
 }
 
 // Written into outputs before a call, so that an element the operation
-// should have written but did not is caught. Outside every input range.
+// should have written but did not is caught. Outside every input range but
+// the bitwise reductions' (which span the type).
 double sentinel(DType dtype) {
   return dtype == DType::U8 ? 253.0 : -99.0;
 }
@@ -43,6 +44,17 @@ double reduced(const Case& c, int size, uint64_t index) {
       case ReduceOp::Prod: acc *= v; break;
       case ReduceOp::Min: acc = std::min(acc, v); break;
       case ReduceOp::Max: acc = std::max(acc, v); break;
+      // Exact integers of at most 53 bits; the signed ones sign-extended,
+      // which the bitwise ops keep (the result is in the type's range).
+      case ReduceOp::Band:
+        acc = static_cast<double>(static_cast<int64_t>(acc) & static_cast<int64_t>(v));
+        break;
+      case ReduceOp::Bor:
+        acc = static_cast<double>(static_cast<int64_t>(acc) | static_cast<int64_t>(v));
+        break;
+      case ReduceOp::Bxor:
+        acc = static_cast<double>(static_cast<int64_t>(acc) ^ static_cast<int64_t>(v));
+        break;
     }
   }
   return c.op == ReduceOp::Avg ? acc / size : acc;
@@ -52,6 +64,20 @@ std::vector<uint64_t> prefix_of(const std::vector<uint64_t>& counts) {
   std::vector<uint64_t> prefix(counts.size() + 1, 0);
   for (size_t i = 0; i < counts.size(); ++i) prefix[i + 1] = prefix[i] + counts[i];
   return prefix;
+}
+
+// A value of `dtype` from the bits of `h`: the whole range of the 8-, 16-
+// and 32-bit types (negative values included), and 53 bits of i64 so that
+// it is exact in a double.
+double bitwise_value(DType dtype, uint64_t h) {
+  switch (dtype) {
+    case DType::I8: return static_cast<int8_t>(h);
+    case DType::U8: return static_cast<uint8_t>(h);
+    case DType::I16: return static_cast<int16_t>(h);
+    case DType::I32: return static_cast<int32_t>(h);
+    case DType::I64: return static_cast<double>(static_cast<int64_t>(h << 11) >> 11);
+    default: return 0;  // no bitwise reductions of the floating types
+  }
 }
 
 TensorView none(DType dtype) {
@@ -87,7 +113,11 @@ bool has_in_place(OpKind kind) {
 
 std::vector<ReduceOp> reductions_for(DType dtype) {
   std::vector<ReduceOp> ops = {ReduceOp::Sum, ReduceOp::Prod, ReduceOp::Min, ReduceOp::Max};
-  if (dtype_is_floating(dtype)) ops.push_back(ReduceOp::Avg);
+  if (dtype_is_floating(dtype)) {
+    ops.push_back(ReduceOp::Avg);
+  } else {
+    ops.insert(ops.end(), {ReduceOp::Band, ReduceOp::Bor, ReduceOp::Bxor});
+  }
   return ops;
 }
 
@@ -122,6 +152,11 @@ double input_value(const Case& c, int rank, uint64_t index) {
     case ReduceOp::Min:
     case ReduceOp::Max:
       return unsigned_type ? static_cast<double>(h % 101) : static_cast<double>(h % 101) - 50.0;
+    // Bits set with probability 7/8 for band and 1/8 for bor, so that over
+    // 2 to 8 ranks both results keep a mix of ones and zeros; 1/2 for bxor.
+    case ReduceOp::Band: return bitwise_value(c.dtype, h | mix(h) | mix(h + 1));
+    case ReduceOp::Bor: return bitwise_value(c.dtype, h & mix(h) & mix(h + 1));
+    case ReduceOp::Bxor: return bitwise_value(c.dtype, h);
   }
   return 0;
 }
@@ -188,6 +223,11 @@ double HostBuffer::get(size_t index) const {
       std::memcpy(&v, p, sizeof(v));
       return static_cast<double>(v);
     }
+    case DType::I16: {
+      int16_t v;
+      std::memcpy(&v, p, sizeof(v));
+      return v;
+    }
   }
   return 0;
 }
@@ -204,6 +244,7 @@ void HostBuffer::set(size_t index, double value) {
     case DType::U8: put(static_cast<uint8_t>(value)); break;
     case DType::I32: put(static_cast<int32_t>(value)); break;
     case DType::I64: put(static_cast<int64_t>(value)); break;
+    case DType::I16: put(static_cast<int16_t>(value)); break;
   }
 }
 

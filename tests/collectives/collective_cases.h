@@ -49,7 +49,8 @@ bool is_reducing(OpKind kind);
 bool has_root(OpKind kind);
 // Whether an in-place variant exists (broadcast, barrier and send have none).
 bool has_in_place(OpKind kind);
-// The reductions valid for a dtype: avg for the floating types only.
+// The reductions valid for a dtype: avg for the floating types only, band,
+// bor and bxor for the integer types only.
 std::vector<ReduceOp> reductions_for(DType dtype);
 
 // Per-rank counts of allgatherv/reduce_scatterv (some ranks have none), and
@@ -65,8 +66,11 @@ uint64_t alltoallv_count(uint64_t count, int from, int to);
 //   sum, avg  integers in [-8, 7] ([0, 15] for u8): |sum| <= 120 < 127
 //   prod      +-1, and 2 for at most a quarter of the ranks: |prod| <= 4
 //   min, max  integers in [-50, 50] ([0, 100] for u8)
+//   band, bor, bxor  any value of the (integer) type, 53 bits of i64; mostly
+//             ones for band and mostly zeros for bor, so results are mixed
 //   others    integers in [-60, 59] ([0, 199] for u8), distinct per rank and index
-// Every such integer is exact in bf16 (8 significant bits hold up to 256).
+// Every such value but the bitwise ones' is exact in bf16 (8 significant
+// bits hold up to 256); those are integers, exact in a double.
 double input_value(const Case& c, int rank, uint64_t index);
 
 // Largest |got - expected| / |expected| accepted for avg: 4 units in the

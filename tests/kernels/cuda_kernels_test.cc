@@ -96,6 +96,7 @@ void expect_same_elements(ElementType type, const std::vector<unsigned char>& go
 TEST_F(CudaKernelsTest, ReduceMatchesCpuForEveryTypeAndOp) {
   for (ElementType type : kAllElementTypes) {
     for (ReduceKind kind : kAllReduceKinds) {
+      if (!reduce_defined(type, kind)) continue;  // CudaReduceArguments checks these
       for (size_t n : kGpuCounts) {
         SCOPED_TRACE(std::string(element_type_name(type)) + " " + reduce_kind_name(kind) +
                      " n=" + std::to_string(n));
@@ -118,6 +119,19 @@ TEST_F(CudaKernelsTest, ReduceMatchesCpuForEveryTypeAndOp) {
       }
     }
   }
+}
+
+// Argument errors are thrown before anything touches a device.
+TEST(CudaReduceArguments, BitwiseOfFloatingTypesIsRejected) {
+  for (ElementType type : {ElementType::F32, ElementType::F64, ElementType::F16, ElementType::BF16}) {
+    for (ReduceKind kind : {ReduceKind::Band, ReduceKind::Bor, ReduceKind::Bxor}) {
+      EXPECT_THROW(cuda::reduce(type, kind, nullptr, nullptr, nullptr, 0, nullptr), std::invalid_argument)
+          << reduce_kind_name(kind) << " of " << element_type_name(type);
+    }
+  }
+  EXPECT_THROW(cuda::reduce(static_cast<ElementType>(kElementTypeCount), ReduceKind::Sum, nullptr, nullptr,
+                            nullptr, 0, nullptr),
+               std::invalid_argument);
 }
 
 TEST_F(CudaKernelsTest, ScaleMatchesCpu) {

@@ -1,16 +1,21 @@
 // Reductions and scaling: every element type x op x ISA level against a
 // reference computed here, for odd and large counts, misaligned pointers,
-// in-place and out-of-place, with guard elements around the output.
+// in-place and out-of-place, with guard elements around the output; i16 and
+// the bitwise ops also against hand-computed values; the bitwise ops of the
+// floating types are rejected.
 #include "kernels/reduce.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 #include "tests/kernels/kernel_test_util.h"
 
@@ -33,6 +38,7 @@ void with_type(ElementType type, F&& f) {
     case ElementType::U8: return f(std::type_identity<uint8_t>{});
     case ElementType::I32: return f(std::type_identity<int32_t>{});
     case ElementType::I64: return f(std::type_identity<int64_t>{});
+    case ElementType::I16: return f(std::type_identity<int16_t>{});
   }
   FAIL() << "unknown element type";
 }
@@ -51,6 +57,9 @@ T reference(ReduceKind kind, T a, T b) {
       case ReduceKind::Prod: return static_cast<T>(ua * ub);
       case ReduceKind::Min: return a < b ? a : b;
       case ReduceKind::Max: return a > b ? a : b;
+      case ReduceKind::Band: return static_cast<T>(ua & ub);
+      case ReduceKind::Bor: return static_cast<T>(ua | ub);
+      case ReduceKind::Bxor: return static_cast<T>(ua ^ ub);
     }
   } else {
     const bool any_nan = std::isnan(a) || std::isnan(b);
@@ -59,6 +68,9 @@ T reference(ReduceKind kind, T a, T b) {
       case ReduceKind::Prod: return a * b;
       case ReduceKind::Min: return any_nan ? std::numeric_limits<T>::quiet_NaN() : (a < b ? a : b);
       case ReduceKind::Max: return any_nan ? std::numeric_limits<T>::quiet_NaN() : (a > b ? a : b);
+      case ReduceKind::Band:
+      case ReduceKind::Bor:
+      case ReduceKind::Bxor: break;  // no floating form: rejected (BitwiseOfFloatingTypesIsRejected)
     }
   }
   return T{};
@@ -125,6 +137,11 @@ class ReduceTest : public ::testing::TestWithParam<ReduceParam> {};
 
 TEST_P(ReduceTest, MatchesReference) {
   const auto [type, kind, isa] = GetParam();
+  if (!reduce_defined(type, kind)) {
+    // Rejected at every level, whether or not the CPU has it.
+    EXPECT_THROW(reduce_function(type, kind, isa), std::invalid_argument);
+    return;
+  }
   if (!isa_supported(isa)) GTEST_SKIP() << "this CPU lacks " << isa_name(isa);
   with_type(type, [&](auto tag) { check_reduce<typename decltype(tag)::type>(kind, isa); });
 }
@@ -200,6 +217,8 @@ INSTANTIATE_TEST_SUITE_P(FloatingTypes, ScaleTest,
 TEST(ReduceDispatch, DefaultLookupUsesTheActiveLevel) {
   for (ElementType type : kAllElementTypes) {
     for (ReduceKind kind : kAllReduceKinds) {
+      if (!reduce_defined(type, kind)) continue;
+      EXPECT_NE(reduce_function(type, kind), nullptr);
       EXPECT_EQ(reduce_function(type, kind), reduce_function(type, kind, active_isa()));
     }
     EXPECT_EQ(scale_function(type), scale_function(type, active_isa()));
@@ -222,8 +241,126 @@ TEST(ReduceDispatch, OutOfRangeEnumsThrow) {
   EXPECT_THROW(scale_function(static_cast<ElementType>(kElementTypeCount)), std::invalid_argument);
 }
 
+TEST(ReduceDispatch, BitwiseOfFloatingTypesIsRejected) {
+  int rejected = 0;
+  for (ElementType type : kAllElementTypes) {
+    for (ReduceKind kind : {ReduceKind::Band, ReduceKind::Bor, ReduceKind::Bxor}) {
+      EXPECT_TRUE(is_bitwise(kind));
+      EXPECT_EQ(reduce_defined(type, kind), !is_floating(type));
+      if (!is_floating(type)) continue;
+      for (Isa isa : kAllIsas) {
+        try {
+          reduce_function(type, kind, isa);
+          ADD_FAILURE() << reduce_kind_name(kind) << " of " << element_type_name(type) << " was accepted at "
+                        << isa_name(isa);
+        } catch (const std::invalid_argument& e) {
+          // The message names the reduction and the type.
+          EXPECT_NE(std::string(e.what()).find(reduce_kind_name(kind)), std::string::npos) << e.what();
+          EXPECT_NE(std::string(e.what()).find(element_type_name(type)), std::string::npos) << e.what();
+          ++rejected;
+        }
+      }
+      EXPECT_THROW(reduce_function(type, kind), std::invalid_argument);
+    }
+  }
+  EXPECT_EQ(rejected, 4 * 3 * static_cast<int>(std::size(kAllIsas)));
+  float x = 1.0f;
+  EXPECT_THROW(reduce(ElementType::F32, ReduceKind::Bxor, &x, &x, &x, 1), std::invalid_argument);
+  for (ReduceKind kind : {ReduceKind::Sum, ReduceKind::Prod, ReduceKind::Min, ReduceKind::Max}) {
+    EXPECT_FALSE(is_bitwise(kind));
+  }
+}
+
+TEST(ReduceEnums, NamesAndSizes) {
+  EXPECT_EQ(std::size(kAllElementTypes), static_cast<size_t>(kElementTypeCount));
+  EXPECT_EQ(std::size(kAllReduceKinds), static_cast<size_t>(kReduceKindCount));
+  // Appended at the end: the existing values keep their numbers.
+  EXPECT_EQ(static_cast<int>(ElementType::I64), 7);
+  EXPECT_EQ(static_cast<int>(ElementType::I16), 8);
+  EXPECT_EQ(static_cast<int>(ReduceKind::Max), 3);
+  EXPECT_EQ(static_cast<int>(ReduceKind::Band), 4);
+  EXPECT_EQ(static_cast<int>(ReduceKind::Bxor), 6);
+  EXPECT_STREQ(element_type_name(ElementType::I16), "i16");
+  EXPECT_EQ(element_size(ElementType::I16), 2u);
+  EXPECT_FALSE(is_floating(ElementType::I16));
+  EXPECT_STREQ(reduce_kind_name(ReduceKind::Band), "band");
+  EXPECT_STREQ(reduce_kind_name(ReduceKind::Bor), "bor");
+  EXPECT_STREQ(reduce_kind_name(ReduceKind::Bxor), "bxor");
+}
+
+// a op b for a short pattern with hand-computed results (two's complement,
+// wrapping), repeated to an odd length that fills several vectors of every
+// level and leaves a tail; out of place and in place, at every level.
+template <typename T>
+void expect_exact(ReduceKind kind, const std::vector<T>& a, const std::vector<T>& b,
+                  const std::vector<T>& want) {
+  constexpr size_t kRepeats = 19;  // e.g. 133 i16 elements: 4 AVX-512 vectors of 32 and a tail of 5
+  std::vector<T> x;
+  std::vector<T> y;
+  std::vector<T> expected;
+  for (size_t r = 0; r < kRepeats; ++r) {
+    x.insert(x.end(), a.begin(), a.end());
+    y.insert(y.end(), b.begin(), b.end());
+    expected.insert(expected.end(), want.begin(), want.end());
+  }
+  if (x.size() % 2 == 0) {
+    x.pop_back();
+    y.pop_back();
+    expected.pop_back();
+  }
+  for (Isa isa : kAllIsas) {
+    if (!isa_supported(isa)) continue;
+    SCOPED_TRACE(std::string(element_type_name(kElementTypeOf<T>)) + " " + reduce_kind_name(kind) + " " +
+                 isa_name(isa) + " n=" + std::to_string(x.size()));
+    const ReduceFn fn = reduce_function(kElementTypeOf<T>, kind, isa);
+    std::vector<T> out(x.size());
+    fn(out.data(), x.data(), y.data(), x.size());
+    EXPECT_EQ(out, expected);
+    std::vector<T> acc = x;
+    fn(acc.data(), acc.data(), y.data(), acc.size());
+    EXPECT_EQ(acc, expected);
+  }
+}
+
+TEST(ReduceExact, Int16WithNegativeValuesAndWrapAround) {
+  const std::vector<int16_t> a = {-32768, -1, 300, -300, 32767, 0x5555, -2};
+  const std::vector<int16_t> b = {-1, -1, 200, 7, 1, 0x0ff0, -32768};
+  expect_exact<int16_t>(ReduceKind::Sum, a, b, {32767, -2, 500, -293, -32768, 25925, 32766});
+  expect_exact<int16_t>(ReduceKind::Prod, a, b, {-32768, 1, -5536, -2100, 32767, -1360, 0});
+  expect_exact<int16_t>(ReduceKind::Min, a, b, {-32768, -1, 200, -300, 1, 4080, -32768});
+  expect_exact<int16_t>(ReduceKind::Max, a, b, {-1, -1, 300, 7, 32767, 21845, -2});
+  expect_exact<int16_t>(ReduceKind::Band, a, b, {-32768, -1, 8, 4, 1, 1360, -32768});
+  expect_exact<int16_t>(ReduceKind::Bor, a, b, {-1, -1, 492, -297, 32767, 24565, -2});
+  expect_exact<int16_t>(ReduceKind::Bxor, a, b, {32767, 0, 484, -301, 32766, 23205, 32766});
+}
+
+TEST(ReduceExact, BitwiseOfEveryIntegerType) {
+  const std::vector<int8_t> a8 = {-128, -1, 0x55, -86};
+  const std::vector<int8_t> b8 = {-1, 0x0f, -1, 0x3c};
+  expect_exact<int8_t>(ReduceKind::Band, a8, b8, {-128, 15, 85, 40});
+  expect_exact<int8_t>(ReduceKind::Bor, a8, b8, {-1, -1, -1, -66});
+  expect_exact<int8_t>(ReduceKind::Bxor, a8, b8, {127, -16, -86, -106});
+  const std::vector<uint8_t> au = {0xff, 0xaa, 0x0f, 0x80};
+  const std::vector<uint8_t> bu = {0x0f, 0x55, 0xf0, 0x81};
+  expect_exact<uint8_t>(ReduceKind::Band, au, bu, {15, 0, 0, 128});
+  expect_exact<uint8_t>(ReduceKind::Bor, au, bu, {255, 255, 255, 129});
+  expect_exact<uint8_t>(ReduceKind::Bxor, au, bu, {240, 255, 255, 1});
+  const std::vector<int32_t> a32 = {-1, INT32_MIN, 0x0f0f0f0f, -123456789};
+  const std::vector<int32_t> b32 = {0x0f0f0f0f, -1, 0x70f0f0f0, 987654321};
+  expect_exact<int32_t>(ReduceKind::Band, a32, b32, {252645135, INT32_MIN, 0, 948183201});
+  expect_exact<int32_t>(ReduceKind::Bor, a32, b32, {-1, -1, 2147483647, -83985669});
+  expect_exact<int32_t>(ReduceKind::Bxor, a32, b32, {-252645136, 2147483647, 2147483647, -1032168870});
+  const std::vector<int64_t> a64 = {-1, INT64_MIN, 0x0123456789abcdef, -1234567890123456789};
+  const std::vector<int64_t> b64 = {0x0f0f0f0f0f0f0f0f, -1, -0x0123456789abcdf0, 987654321987654321};
+  expect_exact<int64_t>(ReduceKind::Band, a64, b64, {1085102592571150095, INT64_MIN, 0, 906571573636633249});
+  expect_exact<int64_t>(ReduceKind::Bor, a64, b64, {-1, -1, -1, -1153485141772435717});
+  expect_exact<int64_t>(ReduceKind::Bxor, a64, b64,
+                        {-1085102592571150096, 9223372036854775807, -1, -2060056715409068966});
+}
+
 TEST(Scale, IntegerTypesHaveNone) {
-  for (ElementType type : {ElementType::I8, ElementType::U8, ElementType::I32, ElementType::I64}) {
+  for (ElementType type :
+       {ElementType::I8, ElementType::U8, ElementType::I16, ElementType::I32, ElementType::I64}) {
     for (Isa isa : kAllIsas) EXPECT_EQ(scale_function(type, isa), nullptr);
     int64_t value = 6;
     EXPECT_THROW(scale(type, &value, 1, 0.5), std::invalid_argument);

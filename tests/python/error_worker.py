@@ -64,7 +64,7 @@ def killed_peer(rank):
 
 def bad_arguments(rank):
     expect_raise(lambda: dist.all_reduce(torch.ones(3, dtype=torch.bool)), "Bool", "float32")
-    expect_raise(lambda: dist.all_reduce(torch.ones(3, dtype=torch.int16)), "Short")
+    expect_raise(lambda: dist.all_reduce(torch.ones(3, dtype=torch.uint16)), "UInt16")
     expect_raise(lambda: dist.all_reduce(torch.ones(3, dtype=torch.int32), op=dist.ReduceOp.BAND), "BAND")
     expect_raise(lambda: dist.all_reduce(torch.ones(3, dtype=torch.int32), op=dist.ReduceOp.AVG), "avg")
     # The group still works after rejected calls (nothing was started).

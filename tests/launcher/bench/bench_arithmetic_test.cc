@@ -109,6 +109,11 @@ TEST(BenchArithmetic, ExpectedValuesOfTheCheck) {
   EXPECT_EQ(reduced_value(ReduceOp::Min, 3, 2), 1.0);
   EXPECT_DOUBLE_EQ(reduced_value(ReduceOp::Avg, 3, 2), 8.0 / 3);
   EXPECT_EQ(reduced_value(ReduceOp::Prod, 3, 2), 2.0);
+  // The bitwise reductions of 3, 4 and 1.
+  EXPECT_EQ(reduced_value(ReduceOp::Band, 3, 2), 0.0);
+  EXPECT_EQ(reduced_value(ReduceOp::Bor, 3, 2), 7.0);
+  EXPECT_EQ(reduced_value(ReduceOp::Bxor, 3, 2), 6.0);
+  EXPECT_EQ(reduced_value(ReduceOp::Band, 2, 1), 2.0);  // 2 & 3
   // An all-gather output of 2 ranks x 2 elements: rank 0's then rank 1's inputs.
   std::vector<float> good = {1, 2, 2, 3};
   EXPECT_EQ(count_wrong(CollOp::Allgather, ReduceOp::Sum, 0, 0, 2, good.data(), DType::F32, 2, 4), 0u);
