@@ -124,5 +124,8 @@ WorkPtr Backend::send(TensorView, int, uint64_t, const CollectiveOptions&) {
 WorkPtr Backend::recv(TensorView, int, uint64_t, const CollectiveOptions&) {
   return not_supported(OpKind::Recv);
 }
+WorkPtr Backend::recv_any(TensorView, uint64_t, const CollectiveOptions&) {
+  return not_supported(OpKind::Recv);
+}
 
 }  // namespace myriad

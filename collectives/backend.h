@@ -58,6 +58,9 @@ class Backend {
   virtual WorkPtr barrier(const CollectiveOptions& options);
   virtual WorkPtr send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options);
   virtual WorkPtr recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options);
+  // Receives the first message with `tag` from any peer; the Work's
+  // source_rank() names the sender.
+  virtual WorkPtr recv_any(TensorView buffer, uint64_t tag, const CollectiveOptions& options);
 
   // Fails every pending and future operation with `reason`, and tells the
   // peers. Idempotent.

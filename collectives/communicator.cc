@@ -234,4 +234,14 @@ WorkPtr Communicator::recv(TensorView buffer, int peer, uint64_t tag, const Coll
   return backend_->recv(buffer, peer, tag, options);
 }
 
+WorkPtr Communicator::recv_any(TensorView buffer, uint64_t tag, const CollectiveOptions& options) {
+  validate::buffer("recv_any", "buffer", buffer);
+  if (size() < 2) {
+    raise(ErrorCode::InvalidArgument, "recv_any: rank {} is alone in its communicator: no peer can send",
+          rank());
+  }
+  auto lock = submitting(mutex_);
+  return backend_->recv_any(buffer, tag, options);
+}
+
 }  // namespace myriad

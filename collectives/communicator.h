@@ -98,6 +98,15 @@ class Communicator {
   // Point to point: messages between a pair with the same tag match in order.
   WorkPtr send(TensorView buffer, int peer, uint64_t tag = 0, const CollectiveOptions& options = {});
   WorkPtr recv(TensorView buffer, int peer, uint64_t tag = 0, const CollectiveOptions& options = {});
+  // Receives the first message with `tag` that any other rank sends here
+  // (torch's recvAnysource); work->source_rank() is its sender once the Work
+  // completes. A message with another tag is left for a later receive.
+  // Messages from one peer still match in order: the any-source receive
+  // sees a peer's next message only once that peer's earlier posted
+  // receives have taken theirs. A peer that is gone with nothing buffered
+  // fails it (PeerFailure naming the peer). native and mpi; nccl:
+  // NotSupported.
+  WorkPtr recv_any(TensorView buffer, uint64_t tag = 0, const CollectiveOptions& options = {});
 
  private:
   Communicator(BackendContext context, std::string backend);

@@ -21,7 +21,7 @@ void Work::wait() {
 void Work::wait(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   if (!done_cv_.wait_for(lock, timeout, [&] { return done_; })) {
-    raise(ErrorCode::Timeout, "{} (sequence {}) did not complete within the {} ms wait",
+    raise(ErrorCode::Timeout, "Timed out: {} (sequence {}) did not complete within the {} ms wait",
           descriptor_.to_string(), descriptor_.seq, timeout.count());
   }
   if (error_) std::rethrow_exception(error_);
@@ -53,6 +53,16 @@ void Work::on_complete(std::function<void(Work&)> callback) {
     }
   }
   callback(*this);
+}
+
+int Work::source_rank() const {
+  std::lock_guard lock(mutex_);
+  return source_rank_;
+}
+
+void Work::set_source_rank(int rank) {
+  std::lock_guard lock(mutex_);
+  source_rank_ = rank;
 }
 
 void Work::complete() {

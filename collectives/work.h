@@ -30,7 +30,9 @@ namespace myriad {
 
 class Work {
  public:
-  explicit Work(OpDescriptor descriptor) : descriptor_(descriptor) {}
+  // A receive's descriptor carries its peer as `root` (-1: any source).
+  explicit Work(OpDescriptor descriptor)
+      : descriptor_(descriptor), source_rank_(descriptor.kind == OpKind::Recv ? descriptor.root : -1) {}
   Work(const Work&) = delete;
   Work& operator=(const Work&) = delete;
 
@@ -53,6 +55,11 @@ class Work {
   std::optional<Error> error() const;
   std::exception_ptr exception() const;
 
+  // The rank a receive's message came from: recv()'s peer, and for
+  // recv_any() the rank that sent it, set before the Work completes; -1 for
+  // a recv_any() not complete yet and for operations that receive nothing.
+  int source_rank() const;
+
   // Runs `callback` once the operation completes.
   void on_complete(std::function<void(Work&)> callback);
 
@@ -60,6 +67,9 @@ class Work {
   // before blocking, so that a backend may run a not-yet-started operation
   // on the waiting thread. It returns whether it ran it.
   void set_runner(std::function<bool()> runner) { runner_ = std::move(runner); }
+
+  // Called by the backend before complete() on the Work of a recv_any().
+  void set_source_rank(int rank);
 
   // Completion, called once by the backend. A second call is ignored.
   void complete();
@@ -73,6 +83,7 @@ class Work {
   std::condition_variable done_cv_;
   bool done_ = false;
   std::exception_ptr error_;
+  int source_rank_ = -1;
   std::vector<std::function<void(Work&)>> callbacks_;
   std::function<bool()> runner_;  // set before the Work is shared; read-only after
 };

@@ -287,6 +287,18 @@ class MpiBackend : public Backend {
                });
   }
 
+  WorkPtr recv_any(TensorView buffer, uint64_t tag, const CollectiveOptions& o) override {
+    check("recv_any", buffer, buffer);
+    int mpi_tag = checked_tag(tag);
+    return run({.kind = OpKind::Recv, .dtype = buffer.dtype, .root = -1, .count = buffer.count, .seq = tag},
+               o.timeout, [=, this] {
+                 MPI_Request request;
+                 MPI_Irecv(buffer.data, to_int(buffer.count, "recv_any"), mpi::datatype(buffer.dtype),
+                           MPI_ANY_SOURCE, mpi_tag, comm_, &request);
+                 return std::make_pair(request, TensorView{});
+               });
+  }
+
   void abort(const Error& reason) override {
     // MPI offers no way to interrupt a collective short of ending the job.
     // Later operations fail at once; a pending one ends at its timeout.
@@ -360,7 +372,11 @@ class MpiBackend : public Backend {
       }
       try {
         auto [request, scale] = start();
-        wait(request, *work, std::chrono::steady_clock::now() + limit);
+        const MPI_Status status = wait(request, *work, std::chrono::steady_clock::now() + limit);
+        // recv_any(): the communicator's ranks are comm_'s, in order.
+        if (work->descriptor().kind == OpKind::Recv && work->descriptor().root < 0) {
+          work->set_source_rank(status.MPI_SOURCE);
+        }
         if (scale.data != nullptr && scale.count > 0) {
           kernels::scale(static_cast<kernels::ElementType>(scale.dtype), scale.data, scale.count,
                          1.0 / context_.size());
@@ -374,9 +390,9 @@ class MpiBackend : public Backend {
     return work;
   }
 
-  void wait(MPI_Request& request, const Work& work, std::chrono::steady_clock::time_point deadline) {
+  MPI_Status wait(MPI_Request& request, const Work& work, std::chrono::steady_clock::time_point deadline) {
     int done = 0;
-    MPI_Status status;
+    MPI_Status status{};
     int spins = 0;
     while (true) {
       int rc = MPI_Test(&request, &done, &status);
@@ -384,7 +400,7 @@ class MpiBackend : public Backend {
         raise(ErrorCode::PeerFailure, "rank {}: {} #{} failed in MPI: {}", context_.rank,
               work.descriptor().to_string(), work.descriptor().seq, mpi_error(rc));
       }
-      if (done) return;
+      if (done) return status;
       if (std::chrono::steady_clock::now() >= deadline) {
         mpi_.abandon();
         raise(ErrorCode::Timeout, "rank {}: {} #{} timed out in MPI", context_.rank,

@@ -39,6 +39,10 @@ void Executor::post(RecvRequest* request) {
   transport_of_.at(request->peer)->post(request);
 }
 
+std::optional<MessageHeader> Executor::probe(int peer) {
+  return transport_of_.at(peer)->probe(peer);
+}
+
 bool Executor::progress() {
   bool moved = false;
   for (Transport* t : transports_) moved |= t->progress();
@@ -196,6 +200,7 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
       if (yield_) sched_yield();
       continue;
     }
+    if (now >= op.check_in_at && op.check_in) op.check_in();
     if (now >= op.deadline) {
       std::vector<int> late;
       for (const SendRequest& s : sends) {
@@ -206,7 +211,7 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
       }
       std::sort(late.begin(), late.end());
       late.erase(std::unique(late.begin(), late.end()), late.end());
-      raise(ErrorCode::Timeout, "rank {}: {} timed out: peer(s) {} did not arrive", rank_, op.what(),
+      raise(ErrorCode::Timeout, "rank {}: {}: Timed out: peer(s) {} did not arrive", rank_, op.what(),
             fmt::join(late, ", "));
     }
     // Sleep only in the transports that still owe this round something;

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ struct ExecutorOp {
   // needed, as formatting it for every operation costs a small one's time.
   std::function<std::string()> describe;
   std::string what() const { return describe ? describe() : std::string("operation"); }
+  // Called, from the wait loop, each time the executor finds the operation
+  // still waiting on peers once `check_in_at` has passed (the backend
+  // records that this rank reached the operation, for its timeout error).
+  std::chrono::steady_clock::time_point check_in_at = std::chrono::steady_clock::time_point::max();
+  std::function<void()> check_in;
 };
 
 // How long the executor polls its transports before it sleeps in them: a
@@ -72,10 +78,12 @@ class Executor {
 
   // Building blocks for callers that post requests over time (batched
   // point-to-point operations): post one request to its peer's transport,
-  // one progress pass over every transport, and a bounded sleep in the
+  // look at a peer's next unclaimed message (Transport::probe), one
+  // progress pass over every transport, and a bounded sleep in the
   // transports of `peers`.
   void post(SendRequest* request);
   void post(RecvRequest* request);
+  std::optional<MessageHeader> probe(int peer);
   bool progress();
   void wait_for(const std::vector<int>& peers, std::chrono::microseconds max);
 

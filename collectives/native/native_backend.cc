@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -30,6 +31,8 @@ namespace {
 
 static_assert(static_cast<int>(kernels::ElementType::BF16) == static_cast<int>(DType::BF16));
 static_assert(static_cast<int>(kernels::ElementType::I64) == static_cast<int>(DType::I64));
+static_assert(static_cast<int>(kernels::ElementType::I16) == static_cast<int>(DType::I16));
+static_assert(kernels::kElementTypeCount == std::size(kAllDTypes));
 static_assert(static_cast<int>(kernels::ReduceKind::Max) == static_cast<int>(ReduceOp::Max));
 
 // Tag spaces: collectives use their sequence number, the start-of-op
@@ -38,21 +41,37 @@ static_assert(static_cast<int>(kernels::ReduceKind::Max) == static_cast<int>(Red
 constexpr uint64_t kHandshakeBit = uint64_t{1} << 62;
 constexpr uint64_t kPointToPointBit = uint64_t{1} << 63;
 constexpr size_t kMaxCachedSchedules = 256;
-// How long a timed-out rank waits for the others to time out too before it
-// names the ranks that never reached the operation. Ranks start an operation
-// within moments of each other, so their timeouts fire close together.
-constexpr std::chrono::milliseconds kLateGrace{2'000};
-constexpr std::chrono::milliseconds kLatePoll{20};
+// How long before its deadline a rank still waiting in an operation records
+// in the store that it reached it (at most half the timeout): when the
+// deadline passes, the ranks that have not are the ones that never came, so
+// the timeout error names them at once, without waiting for the others to
+// time out too. Operations that finish in time never touch the store.
+constexpr std::chrono::milliseconds kCheckInLead{1'000};
 // Point-to-point batches spin (as long as the executor would), then sleep in
 // the transports for at most this long, which also bounds how late an
 // operation joining the batch starts.
 constexpr std::chrono::microseconds kP2PMaxSleep{1000};
 
+// ReduceKind has no Avg, so the kinds after it are one lower than their ops
+// (kernels/element_type.h).
+kernels::ReduceKind reduce_kind(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Avg: return kernels::ReduceKind::Sum;  // average is a sum followed by a scale
+    case ReduceOp::Prod: return kernels::ReduceKind::Prod;
+    case ReduceOp::Min: return kernels::ReduceKind::Min;
+    case ReduceOp::Max: return kernels::ReduceKind::Max;
+    case ReduceOp::Band: return kernels::ReduceKind::Band;
+    case ReduceOp::Bor: return kernels::ReduceKind::Bor;
+    case ReduceOp::Bxor: return kernels::ReduceKind::Bxor;
+  }
+  MYRIAD_CHECK(false, "reduce op {}", static_cast<int>(op));
+}
+
+// The Communicator has rejected a bitwise op of a floating type
+// (validate::reduction), so the kernel exists.
 kernels::ReduceFn reduce_fn(DType dtype, ReduceOp op) {
-  // Average is a sum followed by a scale.
-  ReduceOp kind = op == ReduceOp::Avg ? ReduceOp::Sum : op;
-  return kernels::reduce_function(static_cast<kernels::ElementType>(dtype),
-                                  static_cast<kernels::ReduceKind>(kind));
+  return kernels::reduce_function(static_cast<kernels::ElementType>(dtype), reduce_kind(op));
 }
 
 // Names this machine (and this boot of it): ranks of emulated nodes share
@@ -127,6 +146,7 @@ class NativeBackend : public Backend {
   WorkPtr barrier(const CollectiveOptions& options) override;
   WorkPtr send(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) override;
   WorkPtr recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) override;
+  WorkPtr recv_any(TensorView buffer, uint64_t tag, const CollectiveOptions& options) override;
   void abort(const Error& reason) override;
 
  private:
@@ -150,14 +170,16 @@ class NativeBackend : public Backend {
   WorkPtr submit(Collective collective, std::chrono::milliseconds timeout);
   WorkPtr submit_p2p(OpKind kind, TensorView buffer, int peer, uint64_t tag,
                      std::chrono::milliseconds timeout);
-  void run_collective(Collective& collective, std::chrono::steady_clock::time_point deadline);
+  void run_collective(Collective& collective, std::chrono::milliseconds timeout);
   void handshake(const OpDescriptor& descriptor, const ExecutorOp& op);
   // The schedule of a collective: the per-call algorithm, else the
   // selector's choice; built once per distinct call shape and reused.
   const Schedule& schedule_for(const Collective& c, const ExecutorOp& op);
   void run_schedule(Collective& c, ExecutorOp& op);
+  // Records in the store that this rank reached operation `seq` (once).
+  void check_in(uint64_t seq, bool& checked_in);
   // After a timeout: the ranks that did not reach operation `seq`.
-  std::string late_ranks(uint64_t seq);
+  std::string late_ranks(uint64_t seq, bool& checked_in);
   // Runs `body` on the progress thread unless the backend has failed;
   // completes or fails `work`.
   void run_guarded(const WorkPtr& work, const std::function<void()>& body);
@@ -166,9 +188,10 @@ class NativeBackend : public Backend {
     WorkPtr work;
     OpKind kind;
     TensorView buffer;
-    int peer;
+    int peer;  // -1: any source, until a peer's message is claimed
     uint64_t tag;
     std::chrono::milliseconds timeout;
+    bool any_source = false;
     std::chrono::steady_clock::time_point deadline{};
     SendRequest* send = nullptr;
     RecvRequest* recv = nullptr;
@@ -178,6 +201,10 @@ class NativeBackend : public Backend {
     std::deque<PointToPoint> waiting;  // under p2p_mutex_
   };
   void run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batch);
+  // Picks the sender of an any-source receive: the first peer (round robin
+  // from the last one picked) whose next unclaimed message carries the
+  // receive's tag; returns it, or -1 while there is none.
+  int claim_any_source(uint64_t wire_tag);
   void close_p2p_batch();
   void close_if_open(const std::shared_ptr<PointToPointBatch>& batch);
   void fail(std::exception_ptr error);
@@ -204,6 +231,7 @@ class NativeBackend : public Backend {
   std::vector<uint8_t> stand_in_;
   std::mutex p2p_mutex_;
   std::shared_ptr<PointToPointBatch> open_batch_;  // accepting point-to-point operations
+  int any_source_next_ = 0;                        // progress thread only: where claim_any_source() starts
   std::shared_ptr<ProgressThread> thread_;         // last: stops before the rest is destroyed
 };
 
@@ -334,7 +362,7 @@ WorkPtr NativeBackend::submit(Collective collective, std::chrono::milliseconds t
   collective.descriptor.seq = next_seq_++;
   auto work = std::make_shared<Work>(collective.descriptor);
   uint64_t ticket = thread_->submit([this, work, collective = std::move(collective), timeout]() mutable {
-    run_guarded(work, [&] { run_collective(collective, std::chrono::steady_clock::now() + timeout); });
+    run_guarded(work, [&] { run_collective(collective, timeout); });
   });
   // Whoever waits on a Work whose operation has not started runs it on its
   // own thread: two thread hand-offs fewer (docs/collectives.md, Progress).
@@ -453,11 +481,14 @@ const Schedule& NativeBackend::schedule_for(const Collective& c, const ExecutorO
   return it->second;
 }
 
-void NativeBackend::run_collective(Collective& c, std::chrono::steady_clock::time_point deadline) {
+void NativeBackend::run_collective(Collective& c, std::chrono::milliseconds timeout) {
   ExecutorOp op;
   op.tag = c.descriptor.seq;
   op.element_bytes = c.args.element_bytes;
-  op.deadline = deadline;
+  op.deadline = std::chrono::steady_clock::now() + timeout;
+  bool checked_in = false;
+  op.check_in_at = op.deadline - std::min(kCheckInLead, timeout / 2);
+  op.check_in = [&] { check_in(c.descriptor.seq, checked_in); };
   op.describe = [&c] { return fmt::format("{} #{}", c.descriptor.to_string(), c.descriptor.seq); };
   if (c.descriptor.kind == OpKind::Allreduce || c.descriptor.kind == OpKind::Reduce ||
       c.descriptor.kind == OpKind::ReduceScatter || c.descriptor.kind == OpKind::ReduceScatterv) {
@@ -468,27 +499,32 @@ void NativeBackend::run_collective(Collective& c, std::chrono::steady_clock::tim
   } catch (const Error& error) {
     if (error.code() != ErrorCode::Timeout) throw;
     raise(ErrorCode::Timeout, "{}; rank(s) {} did not reach it", error.message(),
-          late_ranks(c.descriptor.seq));
+          late_ranks(c.descriptor.seq, checked_in));
   }
 }
 
-std::string NativeBackend::late_ranks(uint64_t seq) try {
+void NativeBackend::check_in(uint64_t seq, bool& checked_in) {
+  if (checked_in) return;
+  checked_in = true;
+  try {
+    context_.store->set(fmt::format("late/{}/{}", seq, context_.rank), "");
+  } catch (const Error& error) {
+    MYRIAD_LOG_DEBUG("communicator {}: operation #{}: the store did not take the check-in: {}",
+                     context_.comm_id, seq, error.message());
+  }
+}
+
+std::string NativeBackend::late_ranks(uint64_t seq, bool& checked_in) try {
   // The transports only know which peer this rank waited on, which may
-  // itself be waiting on the rank that never came. Ranks that time out
-  // check in through the store; those that never check in within the
-  // grace window are the ones that did not reach the operation.
+  // itself be waiting on the rank that never came. Ranks still waiting
+  // checked in through the store before their deadline (kCheckInLead);
+  // those that did not are the ones that did not reach the operation.
+  check_in(seq, checked_in);
   const int size = context_.size();
-  context_.store->set(fmt::format("late/{}/{}", seq, context_.rank), "");
-  auto until = std::chrono::steady_clock::now() + kLateGrace;
   std::vector<int> missing;
-  do {
-    missing.clear();
-    for (int r = 0; r < size; ++r) {
-      if (!context_.store->check({fmt::format("late/{}/{}", seq, r)})) missing.push_back(r);
-    }
-    if (missing.empty()) break;
-    std::this_thread::sleep_for(kLatePoll);
-  } while (std::chrono::steady_clock::now() < until);
+  for (int r = 0; r < size; ++r) {
+    if (!context_.store->check({fmt::format("late/{}/{}", seq, r)})) missing.push_back(r);
+  }
   return missing.empty() ? std::string("none (all ranks arrived; a peer stalled)")
                          : fmt::format("{}", fmt::join(missing, ", "));
 } catch (const Error& error) {
@@ -695,7 +731,7 @@ WorkPtr NativeBackend::barrier(const CollectiveOptions& options) {
 
 WorkPtr NativeBackend::submit_p2p(OpKind kind, TensorView buffer, int peer, uint64_t tag,
                                   std::chrono::milliseconds timeout) {
-  check_cpu(op_kind_name(kind), "buffer", buffer);
+  check_cpu(peer < 0 ? "recv_any" : op_kind_name(kind), "buffer", buffer);
   auto work = std::make_shared<Work>(
       OpDescriptor{.kind = kind, .dtype = buffer.dtype, .root = peer, .count = buffer.count, .seq = tag});
   std::lock_guard lock(p2p_mutex_);
@@ -703,7 +739,7 @@ WorkPtr NativeBackend::submit_p2p(OpKind kind, TensorView buffer, int peer, uint
     open_batch_ = std::make_shared<PointToPointBatch>();
     thread_->submit([this, batch = open_batch_] { run_p2p_batch(batch); });
   }
-  open_batch_->waiting.push_back(PointToPoint{work, kind, buffer, peer, tag, timeout});
+  open_batch_->waiting.push_back(PointToPoint{work, kind, buffer, peer, tag, timeout, peer < 0});
   return work;
 }
 
@@ -721,6 +757,17 @@ void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batc
   std::deque<PointToPoint> running;
   std::deque<SendRequest> sends;  // deques: posted requests must not move
   std::deque<RecvRequest> recvs;
+  auto post_recv = [&](PointToPoint& p) {
+    auto* dst = static_cast<uint8_t*>(p.buffer.data);
+    recvs.push_back(RecvRequest{.peer = p.peer,
+                                .bytes = p.buffer.bytes(),
+                                .tag = kPointToPointBit | p.tag,
+                                .consumer = [dst](uint64_t offset, const void* data, size_t bytes) {
+                                  std::memcpy(dst + offset, data, bytes);
+                                }});
+    p.recv = &recvs.back();
+    executor_->post(p.recv);
+  };
   auto take_new = [&] {
     std::lock_guard lock(p2p_mutex_);
     bool any = !batch->waiting.empty();
@@ -749,24 +796,29 @@ void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batc
         PointToPoint& p = running[started];
         p.deadline = std::chrono::steady_clock::now() + p.timeout;
         uint64_t wire_tag = kPointToPointBit | p.tag;
+        if (p.any_source) continue;  // posted once a sender is claimed, below
         if (p.kind == OpKind::Send) {
           sends.push_back(
               SendRequest{.peer = p.peer, .data = p.buffer.data, .bytes = p.buffer.bytes(), .tag = wire_tag});
           p.send = &sends.back();
           executor_->post(p.send);
         } else {
-          auto* dst = static_cast<uint8_t*>(p.buffer.data);
-          recvs.push_back(RecvRequest{.peer = p.peer,
-                                      .bytes = p.buffer.bytes(),
-                                      .tag = wire_tag,
-                                      .consumer = [dst](uint64_t offset, const void* data, size_t bytes) {
-                                        std::memcpy(dst + offset, data, bytes);
-                                      }});
-          p.recv = &recvs.back();
-          executor_->post(p.recv);
+          post_recv(p);
         }
       }
       bool moved = executor_->progress();
+      // Any-source receives in call order, each after the progress pass
+      // that read what has arrived. A claimed peer has a posted receive, so
+      // the next one cannot claim its message again.
+      for (size_t i = 0; i < started; ++i) {
+        PointToPoint& p = running[i];
+        if (!p.any_source || p.recv != nullptr) continue;
+        const int peer = claim_any_source(kPointToPointBit | p.tag);
+        if (peer < 0) continue;
+        p.peer = peer;
+        post_recv(p);
+        moved = true;
+      }
       bool all_done = true;
       std::vector<int> pending_peers;
       auto now = std::chrono::steady_clock::now();
@@ -774,15 +826,25 @@ void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batc
         if (p.done) continue;
         if ((p.send != nullptr && p.send->complete) || (p.recv != nullptr && p.recv->complete)) {
           p.done = true;
+          if (p.any_source) p.work->set_source_rank(p.peer);
           p.work->complete();
           continue;
         }
         all_done = false;
-        pending_peers.push_back(p.peer);
+        const bool unclaimed = p.any_source && p.recv == nullptr;
+        if (unclaimed) {
+          for (int r = 0; r < context_.size(); ++r) {
+            if (r != context_.rank) pending_peers.push_back(r);
+          }
+        } else {
+          pending_peers.push_back(p.peer);
+        }
         if (now >= p.deadline) {
-          raise(ErrorCode::Timeout, "rank {}: {} of {} {} elements with rank {} (tag {}) timed out",
-                context_.rank, op_kind_name(p.kind), p.buffer.count, dtype_name(p.buffer.dtype), p.peer,
-                p.tag);
+          raise(ErrorCode::Timeout, "rank {}: {} of {} {} elements with {} (tag {}): Timed out after {} ms",
+                context_.rank, p.any_source ? "recv_any" : op_kind_name(p.kind), p.buffer.count,
+                dtype_name(p.buffer.dtype),
+                unclaimed ? std::string("any rank") : fmt::format("rank {}", p.peer), p.tag,
+                p.timeout.count());
         }
       }
       if (all_done) {
@@ -820,6 +882,21 @@ void NativeBackend::run_p2p_batch(const std::shared_ptr<PointToPointBatch>& batc
   }
 }
 
+int NativeBackend::claim_any_source(uint64_t wire_tag) {
+  const int n = context_.size();
+  for (int i = 0; i < n; ++i) {
+    const int peer = (any_source_next_ + i) % n;
+    if (peer == context_.rank) continue;
+    // A dead peer with nothing buffered throws here: an any-source receive
+    // needs every peer, as the first message might be any one's.
+    std::optional<MessageHeader> next = executor_->probe(peer);
+    if (!next || next->tag != wire_tag) continue;  // another tag waits for its own receive
+    any_source_next_ = (peer + 1) % n;
+    return peer;
+  }
+  return -1;
+}
+
 void NativeBackend::close_if_open(const std::shared_ptr<PointToPointBatch>& batch) {
   std::lock_guard lock(p2p_mutex_);
   if (open_batch_ == batch) open_batch_.reset();
@@ -831,6 +908,10 @@ WorkPtr NativeBackend::send(TensorView buffer, int peer, uint64_t tag, const Col
 
 WorkPtr NativeBackend::recv(TensorView buffer, int peer, uint64_t tag, const CollectiveOptions& options) {
   return submit_p2p(OpKind::Recv, buffer, peer, tag, timeout_of(options.timeout));
+}
+
+WorkPtr NativeBackend::recv_any(TensorView buffer, uint64_t tag, const CollectiveOptions& options) {
+  return submit_p2p(OpKind::Recv, buffer, -1, tag, timeout_of(options.timeout));
 }
 
 }  // namespace

@@ -229,6 +229,34 @@ void ShmTransport::post(RecvRequest* request) {
   peer.recvs.push_back(request);
 }
 
+std::optional<MessageHeader> ShmTransport::probe(int rank) {
+  failure_.throw_if_failed();
+  Peer& peer = peer_of(rank, "probe");
+  if (!peer.recvs.empty()) return std::nullopt;
+  // Whether the peer is gone is read before the fifo: what it published
+  // before going is then visible and is delivered first.
+  const SegmentHeader* header = peer.segment->header();
+  const auto state = static_cast<SegmentState>(header->state.load(std::memory_order_acquire));
+  if (peer.in.has_data()) {
+    // No receive is posted, so the previous message was taken whole and
+    // the front cell starts a message.
+    const SlotHeader* slot = peer.in.front_header();
+    return MessageHeader{.tag = slot->tag, .bytes = slot->message_bytes};
+  }
+  if (state == SegmentState::Aborted) {
+    failure_.fail(Error(ErrorCode::PeerFailure,
+                        fmt::format("rank {}: peer rank {} aborted: {} (during a receive from any peer)",
+                                    options_.rank, peer.rank, read_reason(header))));
+  }
+  if (peer.exited || state == SegmentState::Closed) {
+    failure_.fail(Error(
+        ErrorCode::PeerFailure,
+        fmt::format("rank {}: peer rank {} (pid {}) {} during a receive from any peer", options_.rank,
+                    peer.rank, peer.pid, state == SegmentState::Closed ? "closed its transport" : "died")));
+  }
+  return std::nullopt;
+}
+
 void ShmTransport::notify(SegmentHeader* header) {
   // A read-modify-write of `sleepers`, paired with the sleeper's increment
   // in wait_for_activity(): if ours comes first in the word's order, the

@@ -242,6 +242,31 @@ void TcpTransport::post(RecvRequest* request) {
   connection.recvs.push_back(request);
 }
 
+std::optional<MessageHeader> TcpTransport::probe(int rank) {
+  failure_.throw_if_failed();
+  Connection& c = connection_of(rank, "probe");
+  if (!c.recvs.empty()) return std::nullopt;
+  // progress() has read and parsed what arrived: with no receive posted,
+  // parsing stops at the header of the next Data frame.
+  if (c.end - c.begin >= sizeof(FrameHeader)) {
+    FrameHeader header;
+    std::memcpy(&header, c.staging.get() + c.begin, sizeof(header));
+    if (header.magic == kTcpFrameMagic && static_cast<FrameType>(header.type) == FrameType::Data) {
+      return MessageHeader{.tag = header.tag, .bytes = header.bytes};
+    }
+    return std::nullopt;  // an abort frame still arriving; parse() fails on it
+  }
+  if (c.closed) {
+    failure_.fail(
+        Error(ErrorCode::PeerFailure,
+              fmt::format("rank {}: peer rank {} {} during a receive from any peer", options_.rank, c.rank,
+                          c.goodbye ? "closed its transport"
+                          : c.reset ? "reset the connection (process died?)"
+                                    : "closed the connection without a goodbye (process died?)")));
+  }
+  return std::nullopt;
+}
+
 // ---------------------------------------------------------------- progress
 
 bool TcpTransport::progress() {

@@ -20,6 +20,9 @@
 // transport's buffer without a further copy (a 0-byte message makes no
 // call). A send is complete once its bytes are inside the transport: the
 // caller may reuse its buffer; the peer may not have received them yet.
+// probe() shows the tag and length of a peer's next message without taking
+// it, so that a caller can receive from whichever of several peers sends
+// first (an any-source receive) by posting a receive for the one it picks.
 //
 // Failures are sticky: a dead peer (process gone, connection closed), a
 // protocol violation or a received abort makes progress() throw, and every
@@ -70,6 +73,12 @@ struct RecvRequest {
   bool complete = false;
 };
 
+// What probe() sees of a message that no posted receive has claimed.
+struct MessageHeader {
+  uint64_t tag = 0;
+  size_t bytes = 0;
+};
+
 struct TransportOptions {
   int rank = 0;
   int size = 1;
@@ -100,6 +109,13 @@ class Transport {
   // it is complete or the transport has failed.
   virtual void post(SendRequest* request) = 0;
   virtual void post(RecvRequest* request) = 0;
+  // The header of the next message from `peer`, once it has begun to
+  // arrive; nullopt while nothing has, or while a posted receive from `peer`
+  // is pending (that receive takes the front message first). Never takes
+  // the message. A peer that is gone (exited, closed, aborted) with nothing
+  // left buffered fails the transport with PeerFailure naming it, as a
+  // pending receive from it would. Throws the transport's sticky error.
+  virtual std::optional<MessageHeader> probe(int peer) = 0;
   // Moves posted requests forward without blocking; returns whether
   // anything moved. Throws the transport's sticky error.
   virtual bool progress() = 0;

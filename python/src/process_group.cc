@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <optional>
 #include <random>
 
 #include "myriad_config.h"
@@ -137,6 +138,30 @@ TensorView empty_view() {
   return TensorView{nullptr, 0, DType::U8};
 }
 
+// PREMUL_SUM (torch.distributed._make_nccl_premul_sum): each rank's input
+// is multiplied by a factor, a number or a one-element tensor, before the sum.
+struct Premul {
+  at::Tensor tensor;  // defined when the factor is a tensor
+  double factor = 1.0;
+
+  // t times the factor, in t's type (a new tensor).
+  at::Tensor times(const at::Tensor& t) const {
+    at::Tensor product = tensor.defined() ? at::mul(t, tensor.reshape({})) : at::mul(t, factor);
+    return product.scalar_type() == t.scalar_type() ? product : product.to(t.scalar_type());
+  }
+};
+
+// For a PREMUL_SUM `op`: its factor, and `op` becomes SUM; otherwise nullopt.
+std::optional<Premul> take_premul(c10d::ReduceOp& op, std::string_view operation) {
+  if (op.op_ != c10d::ReduceOp::PREMUL_SUM) return std::nullopt;
+  const auto* supplement = dynamic_cast<const c10d::PreMulSumSupplement*>(op.supplement_.get());
+  TORCH_CHECK(supplement != nullptr, "myriad: ", operation,
+              " got PREMUL_SUM without a factor; make the op with torch.distributed._make_nccl_premul_sum");
+  Premul premul{supplement->tensor_factor, supplement->double_factor};
+  op = c10d::ReduceOp(c10d::ReduceOp::SUM);
+  return premul;
+}
+
 }  // namespace
 
 ProcessGroupMyriad::ProcessGroupMyriad(const c10::intrusive_ptr<c10d::Store>& store, int rank, int size,
@@ -240,16 +265,23 @@ WorkHandle ProcessGroupMyriad::broadcast(std::vector<at::Tensor>& tensors,
 
 WorkHandle ProcessGroupMyriad::allreduce(std::vector<at::Tensor>& tensors,
                                          const c10d::AllreduceOptions& opts) {
+  if (!tensors.empty() && tensors[0].is_sparse()) return allreduce_sparse(tensors, opts);
   return guarded([&] {
     std::shared_ptr<Communicator> comm = communicator(common_device(tensors, "allreduce"));
+    c10d::ReduceOp op = opts.reduceOp;
+    std::optional<Premul> premul = take_premul(op, "allreduce");
     AllreduceOptions options;
-    options.op = reduce_op(opts.reduceOp, "allreduce");
     options.timeout = per_call(opts.timeout);
     Staging staging;
     std::vector<WorkPtr> ops;
     for (const at::Tensor& t : tensors) {
-      DType dtype = reduce_dtype(t, "allreduce");
-      ops.push_back(comm->allreduce(element_view(staging.inout(t), dtype), options));
+      // Per tensor: a bool tensor's op differs from an int's (logical or/and on bytes).
+      Reduction reduction = reduction_for(t, op, "allreduce");
+      options.op = reduction.op;
+      DType dtype = reduction.dtype;
+      at::Tensor buffer = staging.inout(t);
+      if (premul) buffer.copy_(premul->times(buffer));  // in place: the result replaces it anyway
+      ops.push_back(comm->allreduce(element_view(buffer, dtype), options));
     }
     ++seq_;
     return staging.work(rank_, OpType::ALLREDUCE, tensors, ops);
@@ -260,14 +292,18 @@ WorkHandle ProcessGroupMyriad::allreduce_coalesced(std::vector<at::Tensor>& tens
                                                    const c10d::AllreduceCoalescedOptions& opts) {
   return guarded([&] {
     std::shared_ptr<Communicator> comm = communicator(common_device(tensors, "allreduce_coalesced"));
+    c10d::ReduceOp op = opts.reduceOp;
+    std::optional<Premul> premul = take_premul(op, "allreduce_coalesced");
     AllreduceOptions options;
-    options.op = reduce_op(opts.reduceOp, "allreduce_coalesced");
+    Reduction reduction = reduction_for(tensors[0], op, "allreduce_coalesced");
+    options.op = reduction.op;
     options.timeout = per_call(opts.timeout);
-    DType dtype = reduce_dtype(tensors[0], "allreduce_coalesced");
+    DType dtype = reduction.dtype;
     for (const at::Tensor& t : tensors) same_type(tensors[0], t, "allreduce_coalesced");
     // One operation on the tensors packed together.
     Staging staging;
     at::Tensor flat = staging.packed(tensors, tensors[0].options());
+    if (premul) flat.copy_(premul->times(flat));  // a copy of the inputs
     int64_t offset = 0;
     for (const at::Tensor& t : tensors) {
       staging.copy_back(t, flat.narrow(0, offset, t.numel()));
@@ -282,14 +318,26 @@ WorkHandle ProcessGroupMyriad::allreduce_coalesced(std::vector<at::Tensor>& tens
 WorkHandle ProcessGroupMyriad::reduce(std::vector<at::Tensor>& tensors, const c10d::ReduceOptions& opts) {
   return guarded([&] {
     std::shared_ptr<Communicator> comm = communicator(common_device(tensors, "reduce"));
+    c10d::ReduceOp op = opts.reduceOp;
+    std::optional<Premul> premul = take_premul(op, "reduce");
     ReduceOptions options;
-    options.op = reduce_op(opts.reduceOp, "reduce");
     options.root = static_cast<int>(opts.rootRank);
     options.timeout = per_call(opts.timeout);
     Staging staging;
     std::vector<WorkPtr> ops;
     for (const at::Tensor& t : tensors) {
-      TensorView view = element_view(staging.inout(t), reduce_dtype(t, "reduce"));
+      Reduction reduction = reduction_for(t, op, "reduce");
+      options.op = reduction.op;
+      DType dtype = reduction.dtype;
+      at::Tensor buffer;
+      if (premul) {
+        // Scaled on a copy: a non-root's tensor is left as it was.
+        buffer = staging.keep(premul->times(t).contiguous());
+        if (rank_ == options.root) staging.copy_back(t, buffer);
+      } else {
+        buffer = staging.inout(t);
+      }
+      TensorView view = element_view(buffer, dtype);
       ops.push_back(comm->reduce(view, view, options));
     }
     ++seq_;
@@ -320,6 +368,128 @@ WorkHandle ProcessGroupMyriad::allgather(std::vector<std::vector<at::Tensor>>& o
     std::vector<WorkPtr> ops = {comm->allgather(byte_view(in), byte_view(out), options)};
     ++seq_;
     return staging.work(rank_, OpType::ALLGATHER, outputs[0], ops);
+  });
+}
+
+WorkHandle ProcessGroupMyriad::allreduce_sparse(std::vector<at::Tensor>& tensors,
+                                                const c10d::AllreduceOptions& opts) {
+  return guarded([&] {
+    one_list(tensors.size(), "allreduce of a sparse tensor");
+    at::Tensor tensor = tensors[0];
+    TORCH_CHECK(tensor.layout() == at::kSparse,
+                "myriad: allreduce_sparse takes a sparse COO tensor, got layout ", tensor.layout());
+    TORCH_CHECK(tensor.is_cpu(), "myriad: allreduce of a sparse tensor takes cpu tensors, got ",
+                tensor.device());
+    TORCH_CHECK(opts.reduceOp == c10d::ReduceOp::SUM,
+                "myriad: allreduce of a sparse tensor supports SUM only (as gloo)");
+    std::shared_ptr<Communicator> comm = communicator(tensor.device());
+    CollectiveOptions options;
+    options.timeout = per_call(opts.timeout);
+    const at::Tensor input = tensor.coalesce();
+    const at::Tensor indices = input._indices().contiguous();  // sparse_dim x nnz
+    const at::Tensor values = input._values().contiguous();    // nnz x dense sizes
+    const int64_t nnz = input._nnz();
+    // First every rank's nnz and sizes (which must agree), on this thread:
+    // the gathers of indices and values need every rank's count.
+    std::vector<int64_t> meta = {nnz, input.sparse_dim()};
+    for (int64_t d : input.sizes()) meta.push_back(d);
+    const auto width = static_cast<int64_t>(meta.size());
+    at::Tensor mine = at::tensor(meta, at::kLong);
+    at::Tensor all = at::empty({size_, width}, at::kLong);
+    comm->allgather(byte_view(mine), byte_view(all), options)->wait();
+    std::vector<uint64_t> index_bytes(size_);
+    std::vector<uint64_t> value_bytes(size_);
+    std::vector<int64_t> counts(size_);
+    const int64_t index_row = indices.size(0) * static_cast<int64_t>(sizeof(int64_t));
+    int64_t value_row = values.element_size();  // bytes of one value (its dense part)
+    for (int64_t d : values.sizes().slice(1)) value_row *= d;
+    for (int r = 0; r < size_; ++r) {
+      at::Tensor theirs = all[r];
+      TORCH_CHECK(at::equal(theirs.narrow(0, 1, width - 1), mine.narrow(0, 1, width - 1)), "myriad: rank ", r,
+                  " reduces a sparse tensor of sparse dimension and sizes ", theirs.narrow(0, 1, width - 1),
+                  ", this rank ", mine.narrow(0, 1, width - 1));
+      counts[r] = theirs[0].item<int64_t>();
+      index_bytes[r] = static_cast<uint64_t>(counts[r] * index_row);
+      value_bytes[r] = static_cast<uint64_t>(counts[r] * value_row);
+    }
+    int64_t total = 0;
+    for (int64_t c : counts) total += c;
+    std::vector<int64_t> value_shape = values.sizes().vec();
+    value_shape[0] = total;
+    at::Tensor gathered_indices = at::empty({total * indices.size(0)}, at::kLong);
+    at::Tensor gathered_values = at::empty(value_shape, values.options());
+    std::vector<WorkPtr> ops = {
+        comm->allgatherv(byte_view(indices), byte_view(gathered_indices), index_bytes, options),
+        comm->allgatherv(byte_view(values), byte_view(gathered_values), value_bytes, options)};
+    // Rank r's block of indices is its own sparse_dim x nnz matrix: the
+    // blocks side by side are the indices of every rank's values in turn.
+    auto finish = [tensor, gathered_indices, gathered_values, counts, sparse_dim = indices.size(0),
+                   sizes = input.sizes().vec()] {
+      std::vector<at::Tensor> blocks;
+      int64_t offset = 0;
+      for (int64_t c : counts) {
+        blocks.push_back(gathered_indices.narrow(0, offset, c * sparse_dim).view({sparse_dim, c}));
+        offset += c * sparse_dim;
+      }
+      at::Tensor sum = at::sparse_coo_tensor(at::cat(blocks, 1), gathered_values, sizes).coalesce();
+      tensor.copy_(sum);
+    };
+    ++seq_;
+    return TorchWork::track(
+        c10::make_intrusive<TorchWork>(
+            rank_, OpType::ALLREDUCE, std::vector<at::Tensor>{tensor},
+            std::vector<at::Tensor>{indices, values, gathered_indices, gathered_values}, std::move(finish)),
+        ops);
+  });
+}
+
+WorkHandle ProcessGroupMyriad::allgather_coalesced(std::vector<std::vector<at::Tensor>>& output_lists,
+                                                   std::vector<at::Tensor>& inputs,
+                                                   const c10d::AllgatherOptions& opts) {
+  return guarded([&] {
+    // output_lists[r][i] receives rank r's inputs[i] (gloo's layout).
+    TORCH_CHECK(output_lists.size() == static_cast<size_t>(size_), "myriad: all_gather_coalesced needs ",
+                size_, " output lists (one per rank), got ", output_lists.size());
+    std::shared_ptr<Communicator> comm = communicator(common_device(inputs, "all_gather_coalesced"));
+    int64_t bytes = 0;
+    for (const at::Tensor& t : inputs) bytes += static_cast<int64_t>(t.nbytes());
+    for (int r = 0; r < size_; ++r) {
+      TORCH_CHECK(output_lists[r].size() == inputs.size(), "myriad: all_gather_coalesced output list ", r,
+                  " has ", output_lists[r].size(), " tensors for ", inputs.size(), " inputs");
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const at::Tensor& t = output_lists[r][i];
+        same_type(inputs[i], t, "all_gather_coalesced");
+        TORCH_CHECK(t.numel() == inputs[i].numel(), "myriad: all_gather_coalesced output ", i, " of rank ", r,
+                    " must have input ", i, "'s ", inputs[i].numel(), " elements, got ", t.numel());
+      }
+    }
+    CollectiveOptions options;
+    options.timeout = per_call(opts.timeout);
+    Staging staging;
+    // Each rank's inputs as bytes, one after another; rank r's block of the
+    // output holds its inputs in the same order.
+    std::vector<at::Tensor> flat;
+    for (const at::Tensor& t : inputs) flat.push_back(t.contiguous().reshape({-1}).view(at::kByte));
+    at::Tensor in = staging.keep(flat.empty() ? at::empty({0}, at::kByte) : at::cat(flat));
+    at::Tensor out = staging.keep(at::empty({bytes * size_}, in.options()));
+    std::vector<at::Tensor> results;
+    for (int r = 0; r < size_; ++r) {
+      int64_t offset = bytes * r;
+      for (size_t i = 0; i < inputs.size(); ++i) {
+        const at::Tensor& dst = output_lists[r][i];
+        // Bytes go into a contiguous tensor of dst's type, then into dst.
+        at::Tensor target =
+            dst.is_contiguous() ? dst : staging.keep(at::empty_like(dst, at::MemoryFormat::Contiguous));
+        const auto n = static_cast<int64_t>(dst.nbytes());
+        staging.copy_back(target.reshape({-1}).view(at::kByte), out.narrow(0, offset, n));
+        if (!dst.is_contiguous()) staging.copy_back(dst, target);
+        offset += n;
+        results.push_back(dst);
+      }
+    }
+    std::vector<WorkPtr> ops = {comm->allgather(byte_view(in), byte_view(out), options)};
+    ++seq_;
+    return staging.work(rank_, OpType::ALLGATHER_COALESCED, results, ops);
   });
 }
 
@@ -429,12 +599,16 @@ WorkHandle ProcessGroupMyriad::reduce_scatter(std::vector<at::Tensor>& outputs,
       TORCH_CHECK(t.numel() == output.numel(), "myriad: reduce_scatter input tensors must have the output's ",
                   output.numel(), " elements, got ", t.numel());
     }
-    DType dtype = reduce_dtype(output, "reduce_scatter");
+    c10d::ReduceOp op = opts.reduceOp;
+    std::optional<Premul> premul = take_premul(op, "reduce_scatter");
+    Reduction reduction = reduction_for(output, op, "reduce_scatter");
+    DType dtype = reduction.dtype;
     ReduceScatterOptions options;
-    options.op = reduce_op(opts.reduceOp, "reduce_scatter");
+    options.op = reduction.op;
     options.timeout = per_call(opts.timeout);
     Staging staging;
     at::Tensor in = staging.packed(inputs[0], output.options());
+    if (premul) in.copy_(premul->times(in));  // a copy of the inputs
     std::vector<WorkPtr> ops = {
         comm->reduce_scatter(element_view(in, dtype), element_view(staging.out(output), dtype), options)};
     ++seq_;
@@ -456,8 +630,9 @@ WorkHandle ProcessGroupMyriad::reduce_scatter_tensor_coalesced(std::vector<at::T
     TORCH_CHECK(outputs.size() == inputs.size(), "myriad: reduce_scatter_tensor got ", outputs.size(),
                 " outputs for ", inputs.size(), " inputs");
     std::shared_ptr<Communicator> comm = communicator(common_device(inputs, "reduce_scatter_tensor"));
+    c10d::ReduceOp op = opts.reduceOp;
+    std::optional<Premul> premul = take_premul(op, "reduce_scatter_tensor");
     ReduceScatterOptions options;
-    options.op = reduce_op(opts.reduceOp, "reduce_scatter_tensor");
     options.timeout = per_call(opts.timeout);
     Staging staging;
     std::vector<WorkPtr> ops;
@@ -465,8 +640,11 @@ WorkHandle ProcessGroupMyriad::reduce_scatter_tensor_coalesced(std::vector<at::T
       same_type(inputs[i], outputs[i], "reduce_scatter_tensor");
       TORCH_CHECK(inputs[i].numel() == outputs[i].numel() * size_, "myriad: reduce_scatter_tensor input has ",
                   inputs[i].numel(), " elements, expected ", size_, " x ", outputs[i].numel());
-      DType dtype = reduce_dtype(inputs[i], "reduce_scatter_tensor");
-      at::Tensor in = staging.in(inputs[i]);
+      Reduction reduction = reduction_for(inputs[i], op, "reduce_scatter_tensor");
+      options.op = reduction.op;
+      DType dtype = reduction.dtype;
+      // Scaled on a copy: the input is left as it was.
+      at::Tensor in = premul ? staging.keep(premul->times(inputs[i]).contiguous()) : staging.in(inputs[i]);
       ops.push_back(comm->reduce_scatter(element_view(in, dtype),
                                          element_view(staging.out(outputs[i]), dtype), options));
     }
@@ -582,6 +760,17 @@ WorkHandle ProcessGroupMyriad::recv(std::vector<at::Tensor>& tensors, int src_ra
       ops.push_back(comm->recv(byte_view(staging.out(t)), src_rank, static_cast<uint32_t>(tag)));
     }
     return staging.work(rank_, OpType::RECV, tensors, ops);
+  });
+}
+
+WorkHandle ProcessGroupMyriad::recvAnysource(std::vector<at::Tensor>& tensors, int tag) {
+  return guarded([&] {
+    std::shared_ptr<Communicator> comm = communicator(common_device(tensors, "recvAnysource"));
+    // One message, so that the Work has one source rank.
+    TORCH_CHECK(tensors.size() == 1, "myriad: recvAnysource takes one tensor, got ", tensors.size());
+    Staging staging;
+    std::vector<WorkPtr> ops{comm->recv_any(byte_view(staging.out(tensors[0])), static_cast<uint32_t>(tag))};
+    return staging.work(rank_, OpType::RECVANYSOURCE, tensors, ops);
   });
 }
 

@@ -5,9 +5,13 @@
 // them completes. Completion runs on the thread that completes the Myriad
 // Work (the communicator's progress thread) in this order: the finishing
 // step (copy results back into non-contiguous or listed output tensors),
-// then wait()/isCompleted() see the result, then the Future returned by
-// getFuture() is completed with the output tensors, which runs the DDP
-// comm hook's continuations. A Myriad failure becomes a
+// then wait() sees the result, then the Future returned by getFuture() is
+// completed with the output tensors, which runs its callbacks (DDP comm
+// hooks, then() chains). The Future is completed on the process's
+// CompletionExecutor, never on the progress thread, so a callback may wait
+// for a later operation; or at once when the thread whose wait() ran the
+// operation itself completes it. wait() returns, and isCompleted() is true,
+// once the Future is complete too (as on gloo). A Myriad failure becomes a
 // c10::DistBackendError carrying the runtime's message
 // (torch.distributed.DistBackendError in Python, a RuntimeError).
 //
@@ -49,6 +53,9 @@ class TorchWork : public c10d::Work {
   // DistBackendError (the operation itself goes on). Rethrows a failure.
   bool wait(std::chrono::milliseconds timeout) override;
   c10::intrusive_ptr<c10::ivalue::Future> getFuture() override;
+  // The rank a receive's message came from (the sender of a recvAnysource
+  // once complete); other operations throw, as in c10d::Work.
+  int sourceRank() const override;
 
  private:
   void operation_done(const myriad::Work& operation);

@@ -4,7 +4,7 @@
 // store), creates communicators on the mpi backend, and runs and checks
 // every op in every dtype, reduction, small count and in-place variant on
 // the world communicator, a subset on a split one, and each op at a larger
-// count.
+// count; then recv_any() (MPI_ANY_SOURCE) on both.
 //
 // Exit code: 0 when every case is right; 1 when a case gave wrong data (each
 // printed to stderr); 2 when an operation failed; 3 when set-up failed.
@@ -86,6 +86,36 @@ int run(Communicator& comm, const std::string& name, bool full) {
   return wrong == 0 ? 0 : kWrongData;
 }
 
+// recv_any(): rank 0 takes one message from each other rank, whichever
+// comes first; each must arrive once, carrying its sender's rank, which
+// source_rank() must name (a split communicator's rank, not the world's).
+int check_recv_any(Communicator& comm, const std::string& name) {
+  constexpr uint64_t kTag = 11;
+  try {
+    if (comm.rank() != 0) {
+      int32_t me = comm.rank();
+      comm.send(TensorView{&me, 1, DType::I32}, 0, kTag)->wait();
+      return 0;
+    }
+    std::vector<int> seen(static_cast<size_t>(comm.size()), 0);
+    for (int i = 1; i < comm.size(); ++i) {
+      int32_t got = -1;
+      WorkPtr work = comm.recv_any(TensorView{&got, 1, DType::I32}, kTag);
+      work->wait();
+      const int source = work->source_rank();
+      if (source != got || source <= 0 || source >= comm.size() || ++seen[static_cast<size_t>(source)] != 1) {
+        std::fprintf(stderr, "mpi check: %s: recv_any: source rank %d, message from rank %d\n", name.c_str(),
+                     source, got);
+        return kWrongData;
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mpi check: %s: recv_any failed: %s\n", name.c_str(), e.what());
+    return kOpFailed;
+  }
+  return 0;
+}
+
 int main_checked() {
   std::shared_ptr<World> world;
   std::shared_ptr<Communicator> comm;
@@ -105,7 +135,9 @@ int main_checked() {
     return kSetupFailed;
   }
   if (int code = run(*comm, "world", true); code != 0) return code;
-  return run(*half, "split", false);
+  if (int code = check_recv_any(*comm, "world"); code != 0) return code;
+  if (int code = run(*half, "split", false); code != 0) return code;
+  return check_recv_any(*half, "split");
 }
 
 }  // namespace
