@@ -396,6 +396,16 @@ std::optional<json> Rendezvous::failure(int64_t generation) {
   return parse_value(failure_key, store_->get(failure_key, options_.lease_timeout));
 }
 
+void Rendezvous::publish_master(int64_t generation, const std::string& endpoint) {
+  store_->set(gen_key(generation, "master"), endpoint);
+}
+
+std::optional<std::string> Rendezvous::master(int64_t generation) {
+  std::string key = gen_key(generation, "master");
+  if (!store_->check({key})) return std::nullopt;
+  return store_->get(key, options_.lease_timeout);
+}
+
 int64_t Rendezvous::failure_count() {
   return read_counter(key("failures"));
 }

@@ -25,6 +25,9 @@
 //   g<g>/failure       the first failure report (compare_set); failure_count
 //   g<g>/membership    set by request_membership_change
 //   g<g>/done/<id>     set by report_done
+//   g<g>/master        MASTER_ADDR:MASTER_PORT of the round (rank 0's own
+//                      store, e.g. torch's TCPStore), set by the member of
+//                      group rank 0 (publish_master)
 //   failures           job-wide count of failed rounds (add)
 //   lease/<id>         bumped by keep_alive (add)
 //   agents, agent/<k>  every agent that ever joined: add(1) gives k, then
@@ -136,6 +139,12 @@ class Rendezvous {
   void report_done(int64_t generation);
   // Every member of `round` reported done (one store check).
   bool all_done(const Round& round);
+
+  // The round's MASTER_ADDR:MASTER_PORT: rank 0's host and a port free
+  // there, set once by the member of group rank 0 before its ranks start.
+  void publish_master(int64_t generation, const std::string& endpoint);
+  // The published endpoint, if set yet (one store check).
+  std::optional<std::string> master(int64_t generation);
 
   // Bumps this agent's lease (call every monitor interval).
   void keep_alive();

@@ -110,6 +110,11 @@ class Agent {
   // With a fork server the agent is a child subreaper: what a rank left behind is re-parented to it.
   // Reaps those (not the fork server, which Zygote reaps).
   void reap_orphans();
+  // The round's MASTER_ADDR:MASTER_PORT, free for rank 0's own store (torch's TCPStore under
+  // init_process_group("gloo")). The agent of group rank 0 reserves a port for the round and publishes
+  // it; the others read it. nullopt when the round ended before it was published (the failure is then
+  // in the store, for decide()).
+  std::optional<HostPort> round_master(const elastic::Round& round);
 
   AgentOptions options_;
   std::string say_name_;
@@ -120,6 +125,7 @@ class Agent {
   std::unique_ptr<Zygote> zygote_;  // --preload: forks the ranks once it has imported
   WorkerFiles files_;
   // Per round.
+  PortReservation master_port_;  // held by the agent of group rank 0 until the next round
   StopKind stop_kind_ = StopKind::None;
   bool first_step_seen_ = false;
   uint64_t last_step_ = 0;  // step + 1 of the newest report, 0: none
@@ -170,6 +176,14 @@ int Agent::run() {
     }
   }
   files_ = make_worker_files(options_.run_id, options_.node_id);
+  if (!options_.redirects.empty() || !options_.tee.empty()) {
+    files_.run_log_dir =
+        make_run_log_dir(options_.log_dir, options_.rdzv_id.empty() ? options_.run_id : options_.rdzv_id);
+    if (options_.log_dir.empty()) {
+      write_all(STDERR_FILENO,
+                fmt::format("{}: ranks' log files are in {}\n", say_name_, files_.run_log_dir));
+    }
+  }
   event({{"event", "agent_start"}, {"pid", ::getpid()}, {"nproc", options_.nproc_per_node}});
   if (!options_.preload.empty()) {
     // Imports once; every round waits for that (zygote_ready) and forks its ranks from it.
@@ -209,7 +223,13 @@ int Agent::run() {
     first_step_seen_ = false;
     last_step_ = 0;
     store_ok_at_ = SteadyClock::now();
+    std::optional<HostPort> master = round_master(round);
+    if (!master) {
+      if (std::optional<int> exit_code = decide(round)) return end_job(*exit_code);
+      continue;
+    }
     WorkerLaunch launch{.round = round,
+                        .master = *master,
                         .failures = rdzv_->failure_count(),
                         .options = &options_,
                         .files = &files_,
@@ -263,6 +283,29 @@ int Agent::run() {
       if (result >= 0) return end_job(result);
     }
     if (std::optional<int> exit_code = decide(round)) return end_job(*exit_code);
+  }
+}
+
+std::optional<HostPort> Agent::round_master(const elastic::Round& round) {
+  master_port_ = PortReservation{};
+  if (round.group_rank == 0) {
+    // torch's TCPStore binds every interface: the port is reserved on all of them.
+    master_port_ = reserve_port("0.0.0.0");
+    HostPort master{options_.local_addr.empty() ? master_host(options_.store.host) : options_.local_addr,
+                    master_port_.port};
+    rdzv_->publish_master(round.generation, master.to_string());
+    return master;
+  }
+  while (true) {
+    // Published before group rank 0's ranks start; until then its agent is alive (lease) or lost.
+    if (std::optional<std::string> endpoint = rdzv_->master(round.generation)) {
+      return parse_host_port(*endpoint, "the round's master endpoint");
+    }
+    if (std::optional<std::string> why = monitor(round)) {
+      MYRIAD_LOG_DEBUG("{}: round {} ended before its ranks started: {}", say_name_, round.generation, *why);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(options_.monitor_interval);
   }
 }
 

@@ -80,6 +80,14 @@ struct AgentOptions {
   std::vector<std::string> argv;     // what each worker runs
   EnvVars user_env;                  // -x/--env of myriad run
   std::vector<std::string> preload;  // --preload: modules of the ranks' fork server (zygote.h)
+  // torchrun's flags (torchrun_flags.h), as given.
+  std::string role = "default";    // ROLE_NAME
+  std::string redirects;           // -r
+  std::string tee;                 // -t
+  std::string local_ranks_filter;  // --local-ranks-filter
+  std::string log_line_prefix_template;
+  std::string signals_to_handle = "SIGTERM,SIGINT,SIGHUP,SIGQUIT";
+  std::string local_addr;  // MASTER_ADDR when this node runs rank 0; empty: master_host()
 };
 
 // Runs the agent until the job ends; returns the exit code this agent's

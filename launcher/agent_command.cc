@@ -14,6 +14,8 @@
 #include "launcher/elastic_flags.h"
 #include "launcher/job_env.h"
 #include "launcher/program.h"
+#include "launcher/run_plan.h"
+#include "launcher/torchrun_flags.h"
 #include "launcher/zygote.h"
 #include "runtime/config.h"
 #include "runtime/error.h"
@@ -24,7 +26,7 @@ namespace {
 
 struct AgentFlags {
   ElasticFlags elastic;
-  int nproc_per_node = 1;
+  std::string nproc_per_node = "1";
   std::string node_id;
   std::string log_dir;
   std::string events;
@@ -58,13 +60,24 @@ int run_agent_command(const AgentFlags& flags) {
   options.rdzv_id = flags.elastic.rdzv_id;
   options.run_id = config::get_string(env, "MYRIAD_RUN_ID").value_or(flags.elastic.rdzv_id);
   if (options.run_id.empty()) options.run_id = make_run_id();
-  options.node_id = flags.node_id.empty() ? host_name() : flags.node_id;
+  // Emulated Slurm nodes share one host name; SLURMD_NODENAME tells them apart.
+  options.node_id = !flags.node_id.empty() ? flags.node_id
+                                           : config::get_string(env, "SLURMD_NODENAME").value_or(host_name());
   std::tie(options.min_nodes, options.max_nodes) = parse_nnodes(flags.elastic.nnodes);
-  if (flags.nproc_per_node < 1) {
-    raise(ErrorCode::InvalidArgument, "--nproc-per-node {} is out of range: it must be at least 1",
-          flags.nproc_per_node);
+  options.nproc_per_node = parse_nproc_per_node(flags.nproc_per_node);
+  if (options.nproc_per_node > kMaxRanksPerNode) {
+    raise(ErrorCode::InvalidArgument, "--nproc-per-node {} is out of range: accepted values are 1 to {}",
+          options.nproc_per_node, kMaxRanksPerNode);
   }
-  options.nproc_per_node = flags.nproc_per_node;
+  const TorchrunFlags& torchrun = flags.elastic.torchrun;
+  check_torchrun_flags(torchrun);
+  options.role = torchrun.role;
+  options.redirects = torchrun.redirects;
+  options.tee = torchrun.tee;
+  options.local_ranks_filter = torchrun.local_ranks_filter;
+  options.log_line_prefix_template = torchrun.log_line_prefix_template;
+  options.signals_to_handle = torchrun.signals_to_handle;
+  options.local_addr = torchrun.local_addr;
   if (flags.elastic.max_restarts < 0) {
     raise(ErrorCode::InvalidArgument, "--max-restarts {} must not be negative", flags.elastic.max_restarts);
   }
@@ -79,7 +92,9 @@ int run_agent_command(const AgentFlags& flags) {
   options.log_dir = flags.log_dir;
   options.events_path = flags.events;
   options.tag_output = flags.tag_output;
-  options.argv = program_argv(flags.command, env);
+  options.argv = program_argv(
+      flags.command, env,
+      ProgramMode{.module = torchrun.module, .no_python = torchrun.no_python, .run_path = torchrun.run_path});
   options.program_path = find_executable(options.argv[0], env);
   if (!flags.elastic.preload.empty()) options.preload = parse_preload(flags.elastic.preload);
   for (const std::string& spec : flags.envs)

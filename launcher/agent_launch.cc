@@ -54,6 +54,18 @@ std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, cons
   if (!plan.log_dir.empty()) argv.insert(argv.end(), {"--log-dir", plan.log_dir});
   if (!plan.preload.empty()) argv.insert(argv.end(), {"--preload", plan.preload});
   if (!plan.tag_output) argv.push_back("--no-tag-output");
+  const TorchrunFlags& torchrun = plan.torchrun;
+  argv.insert(argv.end(), {"--role", torchrun.role, "--signals-to-handle", torchrun.signals_to_handle});
+  auto pass = [&argv](const char* flag, const std::string& value) {
+    if (!value.empty()) argv.insert(argv.end(), {flag, value});
+  };
+  pass("--redirects", torchrun.redirects);
+  pass("--tee", torchrun.tee);
+  pass("--local-ranks-filter", torchrun.local_ranks_filter);
+  pass("--log-line-prefix-template", torchrun.log_line_prefix_template);
+  pass("--local-addr", torchrun.local_addr);
+  // plan.argv is resolved already (interpreter first where one is needed): the agent runs it as it is.
+  argv.push_back("--no-python");
   argv.insert(argv.end(), plan.argv.begin(), plan.argv.end());
   return argv;
 }

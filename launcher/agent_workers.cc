@@ -5,10 +5,15 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "launcher/job_files.h"
+#include "launcher/torchrun_flags.h"
+#include "runtime/bootstrap.h"
 #include "runtime/error.h"
 
 namespace myriad::launcher {
@@ -58,11 +63,29 @@ WorkerFiles make_worker_files(const std::string& run_id, const std::string& node
   std::string node = file_safe(node_id);
   WorkerFiles files{.snapshot_dir = fmt::format("/dev/shm/{}snap-{}", shm_segment_prefix(run_id), node),
                     .heartbeat = fmt::format("/dev/shm/{}hb-{}", shm_segment_prefix(run_id), node),
-                    .error_dir = fmt::format("{}/errors-{}", job_temp_dir(run_id), node)};
+                    .error_dir = fmt::format("{}/errors-{}", job_temp_dir(run_id), node),
+                    .run_log_dir = {}};
   make_private_dir(files.snapshot_dir);
   make_private_dir(job_temp_dir(run_id));
   make_private_dir(files.error_dir);
   return files;
+}
+
+std::string make_run_log_dir(const std::string& log_dir, const std::string& rdzv_id) {
+  std::string base = log_dir;
+  if (base.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string pattern = fmt::format("{}/myriad-logs-XXXXXX", tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
+    if (::mkdtemp(pattern.data()) == nullptr) raise_errno(errno, fmt::format("cannot create '{}'", pattern));
+    base = pattern;
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(base, ec);
+    if (ec) raise(ErrorCode::Io, "--log-dir '{}': cannot create the directory: {}", base, ec.message());
+  }
+  std::string pattern = fmt::format("{}/{}_XXXXXX", base, file_safe(rdzv_id));
+  if (::mkdtemp(pattern.data()) == nullptr) raise_errno(errno, fmt::format("cannot create '{}'", pattern));
+  return pattern;
 }
 
 std::string error_file_path(const WorkerLaunch& launch, int local_rank) {
@@ -79,21 +102,32 @@ std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
              .restart_count = static_cast<int>(round.generation),
              .user = options.user_env};
   EnvVars shared = job_variables(job);
+  EnvVars master = master_variables(launch.master);
+  shared.insert(shared.end(), master.begin(), master.end());
   std::string rdzv_id = options.rdzv_id.empty() ? options.run_id : options.rdzv_id;
   EnvVars elastic_vars{
       {"MYRIAD_NODE_ID", options.node_id},
       {"MYRIAD_SNAPSHOT_DIR", launch.files->snapshot_dir},
       {"MYRIAD_HEARTBEAT_FILE", launch.files->heartbeat},
       {"GROUP_WORLD_SIZE", std::to_string(round.members.size())},
-      {"ROLE_NAME", "default"},
+      {"ROLE_NAME", options.role},
       {"ROLE_WORLD_SIZE", std::to_string(round.world_size)},
       {"TORCHELASTIC_RESTART_COUNT", std::to_string(launch.failures)},
       {"TORCHELASTIC_MAX_RESTARTS", std::to_string(options.max_restarts)},
       {"TORCHELASTIC_RUN_ID", rdzv_id},
+      {"TORCHELASTIC_SIGNALS_TO_HANDLE", options.signals_to_handle},
   };
+  // As torchrun: NCCL's errors abort the process group instead of hanging it, unless the user chose.
+  bool user_sets_nccl = std::getenv("TORCH_NCCL_ASYNC_ERROR_HANDLING") != nullptr;
+  for (const auto& [name, value] : options.user_env)
+    user_sets_nccl = user_sets_nccl || name == "TORCH_NCCL_ASYNC_ERROR_HANDLING";
+  if (!user_sets_nccl) elastic_vars.emplace_back("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1");
   if (!launch.events_path.empty()) elastic_vars.emplace_back("MYRIAD_EVENTS_FILE", launch.events_path);
   shared.insert(shared.end(), elastic_vars.begin(), elastic_vars.end());
 
+  StreamSpec redirects = parse_stream_spec(options.redirects, "--redirects");
+  StreamSpec tee = parse_stream_spec(options.tee, "--tee");
+  std::optional<std::set<int>> shown = parse_local_ranks_filter(options.local_ranks_filter);
   std::vector<ChildSpec> children;
   for (int local = 0; local < options.nproc_per_node; ++local) {
     int rank = round.rank_offset + local;
@@ -118,8 +152,25 @@ std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
     if (Zygote* zygote = launch.zygote) {
       child.fork_server = [zygote](const SpawnRequest& request) { return zygote->fork_rank(request); };
     }
-    if (options.tag_output) child.prefix = fmt::format("[rank {}] ", rank);
-    if (!options.log_dir.empty()) {
+    if (!options.log_line_prefix_template.empty()) {
+      child.prefix =
+          expand_prefix_template(options.log_line_prefix_template, options.role, local, rank, host_name());
+    } else if (options.tag_output) {
+      child.prefix = fmt::format("[rank {}] ", rank);
+    }
+    int redirected = redirects.for_rank(local);
+    int to_files = redirected | tee.for_rank(local);
+    for (int stream = 0; stream < 2; ++stream) {
+      child.to_console[stream] = (redirected & (1 << stream)) == 0 && (!shown || shown->count(local) > 0);
+    }
+    if (to_files != 0) {
+      std::string dir = fmt::format("{}/attempt_{}/{}", launch.files->run_log_dir, launch.failures, local);
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) raise(ErrorCode::Io, "agent: cannot create the log directory '{}': {}", dir, ec.message());
+      if (to_files & 1) child.stream_log_paths[0] = dir + "/stdout.log";
+      if (to_files & 2) child.stream_log_paths[1] = dir + "/stderr.log";
+    } else if (!options.log_dir.empty()) {
       child.log_path = fmt::format("{}/rank-{}.log", options.log_dir, rank);
       child.append_log = round.generation > 0;
     }

@@ -10,6 +10,10 @@
 // every round's store keys are new; MYRIAD_NODE_ID, MYRIAD_SNAPSHOT_DIR,
 // MYRIAD_HEARTBEAT_FILE, MYRIAD_EVENTS_FILE).
 //
+// MASTER_ADDR:MASTER_PORT is the round's (WorkerLaunch::master), not the
+// job store's: a script that never imports myriad starts torch's own
+// TCPStore there on rank 0, as under torchrun (docs/launcher.md says why).
+//
 // describe_worker_failure() turns a failed worker into the JSON record the
 // rendezvous publishes as a round's failure: rank, node, pid, exit code or
 // signal, the last lines of its stderr, the Python traceback its error file
@@ -41,13 +45,20 @@ struct WorkerFiles {
   std::string snapshot_dir;  // /dev/shm/myriad-<run id>-snap-<node>: checkpoint snapshots (a directory)
   std::string heartbeat;     // /dev/shm/myriad-<run id>-hb-<node>: the heartbeat table
   std::string error_dir;     // $TMPDIR/myriad-<run id>/errors-<node>: the workers' error files
+  // With -r/-t: LOG_DIR/<rdzv id>_<random> (torchrun's layout; a new temporary directory without
+  // --log-dir), holding attempt_<restarts>/<local rank>/{stdout,stderr}.log. Kept at the end.
+  std::string run_log_dir;
 };
+
+// Makes the -r/-t directory under `log_dir` (or a temporary one); Error(Io) naming it on failure.
+std::string make_run_log_dir(const std::string& log_dir, const std::string& rdzv_id);
 
 // Names the files and creates the directories (mode 0700); Error(Io) naming the path on failure.
 WorkerFiles make_worker_files(const std::string& run_id, const std::string& node_id);
 
 struct WorkerLaunch {
   elastic::Round round;
+  HostPort master;       // MASTER_ADDR:MASTER_PORT: free for rank 0's own store (not Myriad's)
   int64_t failures = 0;  // failures published so far in the job
   const AgentOptions* options = nullptr;
   const WorkerFiles* files = nullptr;

@@ -24,7 +24,7 @@ constexpr MpirunSpelling kMpirunSpellings[] = {
 using AddCommand = CommandMain (*)(CLI::App&);
 constexpr std::pair<std::string_view, AddCommand> kSubcommands[] = {
     {"run", add_run_command},     {"store", add_store_command}, {"ckpt", add_ckpt_command},
-    {"bench", add_bench_command}, {"agent", add_agent_command},
+    {"bench", add_bench_command}, {"agent", add_agent_command}, {"rank-exec", add_rank_exec_command},
 };
 
 bool takes_value(const CLI::App& sub, std::string_view token) {
@@ -34,11 +34,22 @@ bool takes_value(const CLI::App& sub, std::string_view token) {
          token.find('=') == std::string_view::npos;
 }
 
+// torchrun's underscore spelling (--nproc_per_node, --max_restarts=3) of one of `sub`'s options.
+void dash_spelling(const CLI::App& sub, std::string& token) {
+  if (!token.starts_with("--")) return;
+  size_t end = std::min(token.find('='), token.size());
+  std::string dashed = token.substr(0, end);
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  if (dashed != token.substr(0, end) && sub.get_option_no_throw(dashed) != nullptr) {
+    token = dashed + token.substr(end);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> normalize_run_args(CLI::App& app, std::vector<std::string> args) {
-  if (args.empty() || args[0] != "run") return args;
-  const CLI::App* run = app.get_subcommand("run");
+  if (args.empty() || (args[0] != "run" && args[0] != "agent" && args[0] != "rank-exec")) return args;
+  const CLI::App* sub = app.get_subcommand(args[0]);
   for (size_t i = 1; i < args.size(); ++i) {
     std::string& token = args[i];
     if (token == "--") {
@@ -46,10 +57,13 @@ std::vector<std::string> normalize_run_args(CLI::App& app, std::vector<std::stri
       break;
     }
     if (!token.starts_with('-')) break;  // PROGRAM: the rest is the program's
-    for (const MpirunSpelling& spelling : kMpirunSpellings) {
-      if (token == spelling.mpirun) token = std::string(spelling.ours);
+    if (args[0] == "run") {
+      for (const MpirunSpelling& spelling : kMpirunSpellings) {
+        if (token == spelling.mpirun) token = std::string(spelling.ours);
+      }
     }
-    if (takes_value(*run, token)) ++i;
+    dash_spelling(*sub, token);
+    if (takes_value(*sub, token)) ++i;
   }
   return args;
 }
@@ -65,6 +79,18 @@ int run_cli(int argc, char** argv) {
   }
 
   std::vector<std::string> args = normalize_run_args(app, std::vector<std::string>(argv + 1, argv + argc));
+  bool known = std::any_of(std::begin(kSubcommands), std::end(kSubcommands),
+                           [&args](const auto& entry) { return !args.empty() && entry.first == args[0]; });
+  if (!args.empty() && !args[0].starts_with('-') && !known) {
+    std::string names;
+    for (const auto& [name, add] : kSubcommands) {
+      if (name == "rank-exec") continue;  // internal
+      names += names.empty() ? std::string(name) : ", " + std::string(name);
+    }
+    std::cerr << "myriad: unknown command '" << args[0] << "': the commands are " << names
+              << " (see myriad --help)" << std::endl;
+    return kUsageExitCode;
+  }
   std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
   try {
     app.parse(args);

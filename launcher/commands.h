@@ -18,5 +18,6 @@ CommandMain add_store_command(CLI::App& app);
 CommandMain add_ckpt_command(CLI::App& app);
 CommandMain add_bench_command(CLI::App& app);
 CommandMain add_agent_command(CLI::App& app);
+CommandMain add_rank_exec_command(CLI::App& app);
 
 }  // namespace myriad::launcher

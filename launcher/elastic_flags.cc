@@ -61,6 +61,7 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
   app.add_flag("--standalone", flags.standalone,
                "Rendezvous through the embedded store on a free port (the default; accepted as torchrun's)")
       ->envname("PET_STANDALONE");
+  add_torchrun_flags(app, flags.torchrun);
 }
 
 std::pair<int, int> parse_nnodes(const std::string& text) {
@@ -89,6 +90,9 @@ ElasticTimes elastic_times(const ElasticFlags& flags) {
   times.join_timeout = config::parse_duration(flags.join_timeout, "--join-timeout");
   times.node_cooldown = config::parse_duration(flags.node_cooldown, "--node-cooldown");
   times.last_call = config::parse_duration(flags.last_call, "--last-call");
+  RdzvConf conf = parse_rdzv_conf(flags.torchrun.rdzv_conf);
+  if (conf.join_timeout) times.join_timeout = *conf.join_timeout;
+  if (conf.last_call) times.last_call = *conf.last_call;
   return times;
 }
 

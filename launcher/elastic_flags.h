@@ -15,6 +15,8 @@
 #include <string>
 #include <utility>
 
+#include "launcher/torchrun_flags.h"
+
 namespace myriad::launcher {
 
 struct ElasticFlags {
@@ -29,14 +31,17 @@ struct ElasticFlags {
   std::string last_call = "500ms";
   std::string preload;  // MODULES for the ranks' fork server (zygote.h); empty: none
   bool standalone = false;
+  TorchrunFlags torchrun;  // the rest of torchrun's flags
 };
 
+// Also registers torchrun's other flags (torchrun_flags.h).
 void add_elastic_flags(CLI::App& app, ElasticFlags& flags);
 
 // {min, max} from "N" or "MIN:MAX" (1 <= MIN <= MAX).
 std::pair<int, int> parse_nnodes(const std::string& text);
 
-// The flags as durations, checked (names the flag when one does not parse).
+// The flags as durations, checked (names the flag when one does not parse);
+// --rdzv-conf's join_timeout and last_call_timeout win over the flags.
 struct ElasticTimes {
   std::chrono::milliseconds monitor_interval;
   std::chrono::milliseconds heartbeat_timeout;

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <climits>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -110,7 +111,11 @@ std::vector<HostSlots> parse_hostfile(std::string_view text, std::string_view fi
 
 std::vector<HostSlots> read_hostfile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) raise_errno(errno, fmt::format("cannot read hostfile '{}'", path));
+  if (!in) {
+    // A usage error (exit 2): the flag names a file that is not there, as a bad line in it would be.
+    raise(ErrorCode::InvalidArgument, "--hostfile '{}': cannot read the file: {}", path,
+          std::strerror(errno));
+  }
   std::ostringstream text;
   text << in.rdbuf();
   std::vector<HostSlots> hosts = parse_hostfile(text.str(), path);

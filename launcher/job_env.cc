@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <map>
 
+#include "runtime/bootstrap.h"
 #include "runtime/error.h"
 
 namespace myriad::launcher {
@@ -20,7 +21,13 @@ constexpr std::string_view kRankVariables[] = {
     "LOCAL_RANK",  "LOCAL_WORLD_SIZE",  "GROUP_RANK",
 };
 constexpr std::string_view kJobVariables[] = {
-    "MYRIAD_STORE", "MYRIAD_TOKEN", "MYRIAD_RUN_ID", "MYRIAD_RESTART_COUNT", "MASTER_ADDR", "MASTER_PORT",
+    "MYRIAD_STORE",
+    "MYRIAD_TOKEN",
+    "MYRIAD_RUN_ID",
+    "MYRIAD_RESTART_COUNT",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_USE_AGENT_STORE",
 };
 
 std::string random_hex(size_t bytes) {
@@ -69,9 +76,20 @@ EnvVars job_variables(const JobEnv& job) {
   vars.emplace_back("MYRIAD_TOKEN", job.token);
   vars.emplace_back("MYRIAD_RUN_ID", job.run_id);
   vars.emplace_back("MYRIAD_RESTART_COUNT", std::to_string(job.restart_count));
-  vars.emplace_back("MASTER_ADDR", job.store.host);
-  vars.emplace_back("MASTER_PORT", std::to_string(job.store.port));
+  // MASTER_ADDR/MASTER_PORT are not the store's: each engine gives the ranks a port free for rank 0's own
+  // store (master_variables). Under torchrun TORCHELASTIC_USE_AGENT_STORE=True makes torch connect to the
+  // agent's store as a client; Myriad's store does not speak torch's protocol, so rank 0 hosts its own.
+  vars.emplace_back("TORCHELASTIC_USE_AGENT_STORE", "False");
   return vars;
+}
+
+std::string master_host(const std::string& store_host) {
+  if (store_host == "localhost" || store_host.starts_with("127.") || store_host == "::1") return "127.0.0.1";
+  return host_name();
+}
+
+EnvVars master_variables(const HostPort& master) {
+  return {{"MASTER_ADDR", master.host}, {"MASTER_PORT", std::to_string(master.port)}};
 }
 
 EnvVars rank_variables(const RankPlace& place) {

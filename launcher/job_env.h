@@ -4,7 +4,9 @@
 //   per rank   MYRIAD_RANK, MYRIAD_WORLD_SIZE, MYRIAD_LOCAL_RANK, MYRIAD_LOCAL_WORLD_SIZE,
 //              RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK
 //   per job    MYRIAD_STORE, MYRIAD_TOKEN, MYRIAD_RUN_ID, MYRIAD_RESTART_COUNT,
-//              MASTER_ADDR, MASTER_PORT
+//              TORCHELASTIC_USE_AGENT_STORE=False
+//   per round  MASTER_ADDR, MASTER_PORT: rank 0's host and a port free there
+//              for rank 0's own store (torch's TCPStore), never Myriad's
 // plus the user's -x/--env variables. A user variable may not redefine one
 // of these (Error(InvalidArgument) naming the flag): a rank whose RANK
 // disagrees with MYRIAD_RANK would join the wrong place silently.
@@ -50,6 +52,11 @@ struct RankPlace {
 
 // The variables every rank of the job shares, user variables first.
 EnvVars job_variables(const JobEnv& job);
+// The MASTER_ADDR ranks are told: 127.0.0.1 when the job's store is on
+// loopback (every rank on this machine), else this host's name.
+std::string master_host(const std::string& store_host);
+// MASTER_ADDR and MASTER_PORT.
+EnvVars master_variables(const HostPort& master);
 // The per-rank variables.
 EnvVars rank_variables(const RankPlace& place);
 // Names rank_variables sets: removed from mpirun's environment so that a

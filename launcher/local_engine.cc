@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "launcher/agent_launch.h"
 #include "launcher/command_line.h"
 #include "launcher/job_files.h"
@@ -17,7 +19,7 @@ namespace myriad::launcher {
 namespace {
 
 std::string node_id(const RunPlan& plan, int node) {
-  if (plan.max_nodes > 1) return fmt::format("node-{}", node);
+  if (plan.local_agents > 1) return fmt::format("node-{}", node);
   char name[HOST_NAME_MAX + 1] = {};
   ::gethostname(name, sizeof(name) - 1);
   return name;
@@ -25,7 +27,7 @@ std::string node_id(const RunPlan& plan, int node) {
 
 std::vector<std::string> node_ids(const RunPlan& plan) {
   std::vector<std::string> ids;
-  for (int node = 0; node < plan.max_nodes; ++node) ids.push_back(node_id(plan, node));
+  for (int node = 0; node < plan.local_agents; ++node) ids.push_back(node_id(plan, node));
   return ids;
 }
 
@@ -48,7 +50,7 @@ std::vector<ChildSpec> agent_children(const RunPlan& plan, const JobEnv& job, co
                                       const std::string& events_path) {
   std::string self = myriad_executable();
   std::vector<ChildSpec> agents;
-  for (int node = 0; node < plan.max_nodes; ++node) {
+  for (int node = 0; node < plan.local_agents; ++node) {
     std::vector<std::string> argv = agent_argv(plan, job, self, node_id(plan, node), events_path);
     ChildSpec agent;
     agent.spawn.label = fmt::format("agent {}", node_id(plan, node));
@@ -64,10 +66,14 @@ std::vector<ChildSpec> agent_children(const RunPlan& plan, const JobEnv& job, co
 
 std::string describe_local(const RunPlan& plan, const EnvVars& job_vars) {
   std::string out = fmt::format("# local engine: {} rank(s) on this machine", plan.world_size);
-  if (plan.max_nodes > 1) out += fmt::format(", {} node(s) of {}", plan.max_nodes, plan.nproc_per_node);
+  if (plan.local_agents > 1) out += fmt::format(", {} node(s) of {}", plan.local_agents, plan.nproc_per_node);
+  if (plan.min_nodes > plan.local_agents) {
+    out += fmt::format(" (waits for {} more node(s) to join through the store)",
+                       plan.min_nodes - plan.local_agents);
+  }
   if (!plan.log_dir.empty()) out += fmt::format(", logs in {}/rank-N.log", plan.log_dir);
   out += '\n';
-  for (int rank = 0; rank < plan.world_size; ++rank) {
+  for (int rank = 0; rank < std::min(plan.world_size, plan.local_agents * plan.nproc_per_node); ++rank) {
     std::vector<std::string> words{"env"};
     for (const auto& [name, value] : rank_env(plan, job_vars, rank)) words.push_back(name + "=" + value);
     words.insert(words.end(), plan.argv.begin(), plan.argv.end());
@@ -89,7 +95,7 @@ int run_local(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job) {
   EventLog events(events_path);
   events.append(nlohmann::json{{"event", "job_start"},
                                {"run_id", job.run_id},
-                               {"nodes", plan.max_nodes},
+                               {"nodes", plan.local_agents},
                                {"nproc_per_node", plan.nproc_per_node},
                                {"max_restarts", plan.max_restarts}});
   SupervisorOptions options = plan.supervision;

@@ -7,7 +7,10 @@
 
 #include <cerrno>
 
+#include <algorithm>
 #include <set>
+
+#include <fmt/ranges.h>
 
 #include "launcher/agent_launch.h"
 #include "launcher/command_line.h"
@@ -32,7 +35,25 @@ std::string events_path(const RunPlan& plan, const JobEnv& job) {
 
 }  // namespace
 
-std::vector<std::string> mpirun_argv(const RunPlan& plan, const EnvVars& job_vars, bool as_root) {
+std::string node_sizes(const RunPlan& plan) {
+  // mpirun fills each host's slots in order under --map-by slot; another mapping is left to the
+  // uniform rule of rank_place.h.
+  if (plan.map_by != "slot") return "";
+  if (plan.hosts.empty()) return std::to_string(plan.world_size);
+  std::vector<std::string> sizes;
+  int left = plan.world_size;
+  for (const HostSlots& host : plan.hosts) {
+    if (left <= 0) break;
+    int take = std::min(left, host.slots);
+    sizes.push_back(std::to_string(take));
+    left -= take;
+  }
+  if (left > 0) return "";  // oversubscribed: mpirun's own placement
+  return fmt::format("{}", fmt::join(sizes, ","));
+}
+
+std::vector<std::string> mpirun_argv(const RunPlan& plan, const EnvVars& job_vars, bool as_root,
+                                     const std::string& myriad_path) {
   std::vector<std::string> argv{plan.program_path};
   // Open MPI refuses to run as root without this; containers often run as root.
   if (as_root) argv.push_back("--allow-run-as-root");
@@ -46,6 +67,11 @@ std::vector<std::string> mpirun_argv(const RunPlan& plan, const EnvVars& job_var
   for (const auto& [name, value] : job_vars) {
     if (exported.insert(name).second) argv.insert(argv.end(), {"-x", name});
   }
+  // Each rank starts as `myriad rank-exec`, which sets torchrun's variables from Open MPI's and execs the
+  // program (launcher/rank_place.h).
+  argv.insert(argv.end(), {myriad_path, "rank-exec", "--role", plan.role});
+  if (std::string sizes = node_sizes(plan); !sizes.empty()) argv.insert(argv.end(), {"--node-sizes", sizes});
+  argv.push_back("--");
   argv.insert(argv.end(), plan.argv.begin(), plan.argv.end());
   return argv;
 }
@@ -73,7 +99,7 @@ std::vector<std::string> mpirun_agents_argv(const RunPlan& plan, const EnvVars& 
 std::string describe_mpi(const RunPlan& plan, const EnvVars& job_vars) {
   std::vector<std::string> words{"env"};
   for (const auto& [name, value] : job_vars) words.push_back(name + "=" + value);
-  std::vector<std::string> argv = mpirun_argv(plan, job_vars, running_as_root());
+  std::vector<std::string> argv = mpirun_argv(plan, job_vars, running_as_root(), myriad_executable());
   words.insert(words.end(), argv.begin(), argv.end());
   return fmt::format("# mpi engine: {} rank(s) through mpirun; ranks read OMPI_COMM_WORLD_*\n{}\n",
                      plan.world_size, shell_join(words));
@@ -84,7 +110,7 @@ int run_mpi(const RunPlan& plan, const EnvVars& job_vars, const JobEnv& job) {
   child.spawn.label = "mpirun";
   child.spawn.path = plan.program_path;
   child.spawn.argv = plan.elastic ? mpirun_agents_argv(plan, job_vars, job, running_as_root())
-                                  : mpirun_argv(plan, job_vars, running_as_root());
+                                  : mpirun_argv(plan, job_vars, running_as_root(), myriad_executable());
   child.spawn.environ = compose_environ(::environ, job_vars, rank_variable_names());
   // mpirun tags and forwards its ranks' output itself.
   child.capture_output = false;

@@ -26,9 +26,21 @@ std::string python_interpreter(const Env& env) {
   return "python3";
 }
 
-std::vector<std::string> program_argv(const std::vector<std::string>& command, const Env& env) {
+std::vector<std::string> program_argv(const std::vector<std::string>& command, const Env& env,
+                                      const ProgramMode& mode) {
   MYRIAD_CHECK(!command.empty());
-  if (!command[0].ends_with(".py")) return command;
+  if (mode.module) {
+    std::vector<std::string> argv{python_interpreter(env), "-m"};
+    argv.insert(argv.end(), command.begin(), command.end());
+    return argv;
+  }
+  if (mode.no_python || (!mode.run_path && !command[0].ends_with(".py"))) return command;
+  struct stat st {};
+  if (::stat(command[0].c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      ::access(command[0].c_str(), R_OK) != 0) {
+    raise(ErrorCode::InvalidArgument, "script '{}' does not exist or cannot be read (no rank was started)",
+          command[0]);
+  }
   std::vector<std::string> argv{python_interpreter(env)};
   argv.insert(argv.end(), command.begin(), command.end());
   return argv;

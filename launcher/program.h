@@ -20,8 +20,18 @@ namespace myriad::launcher {
 // The interpreter for .py programs (see above), as given (not searched in PATH).
 std::string python_interpreter(const Env& env);
 
-// `command` with the interpreter first when command[0] ends in .py.
-std::vector<std::string> program_argv(const std::vector<std::string>& command, const Env& env);
+// How PROGRAM runs (torchrun's -m, --no-python, --run-path).
+struct ProgramMode {
+  bool module = false;     // python -m PROGRAM
+  bool no_python = false;  // PROGRAM itself, even a .py
+  bool run_path = false;   // python PROGRAM, whatever its name
+};
+
+// `command` with the interpreter first when command[0] ends in .py (or as
+// `mode` says). A script the interpreter would run that does not exist is
+// Error(InvalidArgument) naming it, before any rank starts.
+std::vector<std::string> program_argv(const std::vector<std::string>& command, const Env& env,
+                                      const ProgramMode& mode = {});
 
 // The absolute or relative path exec should run for `name`: itself when it
 // contains a '/', else the first executable match in env's PATH.

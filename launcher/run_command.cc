@@ -3,12 +3,16 @@
 #include <filesystem>
 #include <memory>
 
+#include "launcher/agent.h"
 #include "launcher/commands.h"
 #include "launcher/job_files.h"
 #include "launcher/local_engine.h"
 #include "launcher/mpi_engine.h"
 #include "launcher/output_forwarder.h"
 #include "launcher/run_plan.h"
+#include "launcher/slurm_engine.h"
+#include "launcher/zygote.h"
+#include "runtime/bootstrap.h"
 #include "runtime/error.h"
 #include "runtime/logging.h"
 #include "runtime/tcp_store.h"
@@ -24,14 +28,16 @@ LOCAL_RANK, LOCAL_WORLD_SIZE, GROUP_RANK, ROLE_RANK, MASTER_ADDR, MASTER_PORT,
 TORCHELASTIC_RESTART_COUNT, TORCHELASTIC_MAX_RESTARTS, TORCHELASTIC_RUN_ID,
 TORCHELASTIC_ERROR_FILE (under --engine mpi the place comes from Open MPI's
 OMPI_COMM_WORLD_* instead). The local engine runs one agent per node
-(--nnodes MIN:MAX emulates MAX nodes on this machine); with --max-restarts a
-failed, hung or lost rank restarts every rank in a new round.
+(--nnodes MIN:MAX counts machines, as torchrun's; --emulated-nodes K runs K
+agents here); with --max-restarts a failed, hung or lost rank restarts every
+rank in a new round. torchrun's flags are accepted in both spellings
+(--nproc-per-node, --nproc_per_node) and from PET_* variables.
 Exit code: 0, or the first failed rank's code (128+S for signal S), 124 after
 --timeout, 128+S when myriad run itself got signal S, 2 for a usage error.
 Examples:
   myriad run -np 4 ./train
   myriad run -np 8 train.py --epochs 3
-  myriad run --nnodes 2:3 --nproc-per-node 2 --max-restarts 3 train.py
+  myriad run --emulated-nodes 3 --nnodes 2:3 --nproc-per-node 2 --max-restarts 3 train.py
   myriad run -H node1:4,node2:4 ./train       (runs through mpirun))";
 
 // With --dry-run nothing is started: the store's port and the token are not known yet.
@@ -42,8 +48,9 @@ EnvVars dry_run_job_vars(const RunPlan& plan) {
   vars.emplace_back("MYRIAD_TOKEN", "<token>");
   vars.emplace_back("MYRIAD_RUN_ID", "<run id>");
   vars.emplace_back("MYRIAD_RESTART_COUNT", "0");
-  vars.emplace_back("MASTER_ADDR", plan.store_advertise_host);
-  vars.emplace_back("MASTER_PORT", port);
+  vars.emplace_back("TORCHELASTIC_USE_AGENT_STORE", "False");
+  vars.emplace_back("MASTER_ADDR", plan.engine == "mpi" ? "<rank 0's host>" : plan.store_advertise_host);
+  vars.emplace_back("MASTER_PORT", "<a free port, chosen per round>");
   return vars;
 }
 
@@ -53,6 +60,53 @@ void make_log_dir(const std::string& dir) {
   if (ec) raise(ErrorCode::Io, "--log-dir '{}': cannot create the directory: {}", dir, ec.message());
 }
 
+// This machine is one node of a job whose store is elsewhere (--rdzv-endpoint): one agent joins it, as
+// `myriad agent` would, with the same token (MYRIAD_TOKEN, which both sides must have).
+int join_job(const RunPlan& plan) {
+  Env env = Env::process();
+  AgentOptions agent;
+  agent.store = plan.rdzv_endpoint;
+  agent.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
+  if (agent.token.empty()) {
+    raise(
+        ErrorCode::InvalidArgument,
+        "--rdzv-endpoint {} is another node's store, and joining it needs that job's token: set MYRIAD_TOKEN "
+        "to the same value on every node",
+        plan.rdzv_endpoint.to_string());
+  }
+  agent.rdzv_id = plan.rdzv_id;
+  agent.run_id = config::get_string(env, "MYRIAD_RUN_ID").value_or(plan.rdzv_id);
+  if (agent.run_id.empty()) agent.run_id = make_run_id();
+  agent.node_id = config::get_string(env, "MYRIAD_NODE_ID")
+                      .value_or(config::get_string(env, "SLURMD_NODENAME").value_or(host_name()));
+  agent.min_nodes = plan.min_nodes;
+  agent.max_nodes = plan.max_nodes;
+  agent.nproc_per_node = plan.nproc_per_node;
+  agent.max_restarts = plan.max_restarts;
+  agent.monitor_interval = plan.elastic_times.monitor_interval;
+  agent.heartbeat_timeout = plan.elastic_times.heartbeat_timeout;
+  agent.join_timeout = plan.elastic_times.join_timeout;
+  agent.last_call = plan.elastic_times.last_call;
+  agent.cooldown = plan.elastic_times.node_cooldown;
+  agent.grace_period = plan.supervision.grace_period;
+  agent.log_dir = plan.log_dir;
+  agent.tag_output = plan.tag_output;
+  agent.program_path = plan.program_path;
+  agent.argv = plan.argv;
+  agent.user_env = plan.user_env;
+  if (!plan.preload.empty()) agent.preload = parse_preload(plan.preload);
+  const TorchrunFlags& torchrun = plan.torchrun;
+  agent.role = torchrun.role;
+  agent.redirects = torchrun.redirects;
+  agent.tee = torchrun.tee;
+  agent.local_ranks_filter = torchrun.local_ranks_filter;
+  agent.log_line_prefix_template = torchrun.log_line_prefix_template;
+  agent.signals_to_handle = torchrun.signals_to_handle;
+  agent.local_addr = torchrun.local_addr;
+  if (!plan.log_dir.empty()) make_log_dir(plan.log_dir);
+  return run_agent(agent);
+}
+
 int run_job(const RunOptions& options) {
   // The console belongs to the ranks' output: the launcher's own info lines
   // (store started, stopped) show only when MYRIAD_LOG_LEVEL asks for them.
@@ -60,9 +114,12 @@ int run_job(const RunOptions& options) {
   RunPlan plan = make_run_plan(options, Env::process());
   if (plan.dry_run) {
     EnvVars vars = dry_run_job_vars(plan);
-    write_all(STDOUT_FILENO, plan.engine == "mpi" ? describe_mpi(plan, vars) : describe_local(plan, vars));
+    write_all(STDOUT_FILENO, plan.engine == "mpi"     ? describe_mpi(plan, vars)
+                             : plan.engine == "slurm" ? describe_slurm(plan, vars)
+                                                      : describe_local(plan, vars));
     return 0;
   }
+  if (plan.join) return join_job(plan);
   if (!plan.log_dir.empty()) make_log_dir(plan.log_dir);
   // Before the store's thread starts, so that it inherits the mask and signals reach the supervisor only.
   Supervisor::block_signals();
@@ -82,6 +139,7 @@ int run_job(const RunOptions& options) {
   MYRIAD_LOG_DEBUG("job {}: store at {} (bound to {}), {} engine, {} rank(s)", job.run_id,
                    job.store.to_string(), store.address(), plan.engine, plan.world_size);
   EnvVars vars = job_variables(job);
+  if (plan.engine == "slurm") return run_slurm(plan, vars, job);
   return plan.engine == "mpi" ? run_mpi(plan, vars, job) : run_local(plan, vars, job);
 }
 
@@ -90,7 +148,7 @@ int run_job(const RunOptions& options) {
 CommandMain add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
   auto nproc = std::make_shared<int>(0);
-  auto nproc_per_node = std::make_shared<int>(0);
+  auto nproc_per_node = std::make_shared<std::string>();
   CLI::App* run = app.add_subcommand("run", "Start a job: PROGRAM [ARGS...] on N ranks");
   run->footer(kRunFooter);
   // Everything from PROGRAM on belongs to the program, untouched (its own flags included).
@@ -100,19 +158,25 @@ CommandMain add_run_command(CLI::App& app) {
       "-n,--np", *nproc,
       "Number of ranks in all (mpirun's -np is accepted). With hosts it defaults to the sum of "
       "their slots; otherwise to 1");
-  CLI::Option* per_node_option =
-      run->add_option("--nproc-per-node", *nproc_per_node, "Ranks per node (torchrun's flag)")
-          ->envname("PET_NPROC_PER_NODE");
+  CLI::Option* per_node_option = run->add_option("--nproc-per-node", *nproc_per_node,
+                                                 "Ranks per node: a number, auto, cpu or gpu (torchrun's)")
+                                     ->envname("PET_NPROC_PER_NODE");
+  run->add_option("--emulated-nodes", options->emulated_nodes,
+                  "Run K agents on this machine, each an emulated node (its own node id, snapshots and "
+                  "heartbeats; --nnodes defaults to K). --nnodes alone counts machines, as torchrun's");
   add_elastic_flags(*run, options->elastic);
   run->add_option("-H,--host", options->hosts, "Hosts and slots: host[:slots],... (selects --engine mpi)");
   run->add_option(
       "--hostfile,--machinefile", options->hostfile,
       "File of hosts: 'host [slots=N] [max_slots=M]' per line, # comments (selects --engine mpi)");
-  run->add_option("--engine", options->engine,
-                  "How ranks start: local (fork/exec here; default without hosts) or mpi (through mpirun; "
-                  "default with hosts)");
+  run->add_option(
+      "--engine", options->engine,
+      "How ranks start: local (fork/exec here; the default), mpi (through mpirun; the default with "
+      "hosts) or slurm (through srun; the default inside an allocation)");
   run->add_option("--log-dir", options->log_dir,
-                  "Also write each rank's output to DIR/rank-N.log (mpi engine: mpirun's --output-filename)");
+                  "Also write each rank's output to DIR/rank-N.log (mpi engine: mpirun's --output-filename); "
+                  "with -r/-t torchrun's layout under DIR instead")
+      ->envname("PET_LOG_DIR");
   run->add_flag("--tag-output,!--no-tag-output", options->tag_output,
                 "Prefix each output line with '[rank N] ' (on by default)");
   run->add_option("--timeout", options->timeout,
@@ -135,15 +199,19 @@ CommandMain add_run_command(CLI::App& app) {
                 "Print what would run (per rank the command and variables; for mpi the mpirun line)");
   run->add_option("--master-addr", options->master_addr,
                   "Address ranks use to reach the launcher's store (default: 127.0.0.1 for a local job, "
-                  "this host's name otherwise)");
+                  "this host's name otherwise)")
+      ->envname("PET_MASTER_ADDR");
   run->add_option("--master-port", options->master_port,
-                  "Port of the launcher's store (default: a free port)");
+                  "Port of the launcher's store (default: a free port)")
+      ->envname("PET_MASTER_PORT");
   run->add_option("--map-by", options->map_by, "mpirun's --map-by (mpi engine)")->default_str("slot");
   run->add_option("--bind-to", options->bind_to, "mpirun's --bind-to (mpi engine)")->default_str("none");
   run->add_option("--mpirun", options->mpirun, "The mpirun to run (mpi engine)")->default_str("mpirun");
   return [options, run, nproc, nproc_option, nproc_per_node, per_node_option]() {
     if (nproc_option->count() > 0) options->nproc = *nproc;
-    if (per_node_option->count() > 0) options->nproc_per_node = *nproc_per_node;
+    if (per_node_option->count() > 0 || !nproc_per_node->empty()) {
+      options->nproc_per_node = parse_nproc_per_node(*nproc_per_node);
+    }
     options->command = run->remaining();
     return run_job(*options);
   };

@@ -9,6 +9,7 @@
 #include "launcher/program.h"
 #include "launcher/zygote.h"
 #include "runtime/error.h"
+#include "runtime/net.h"
 
 namespace myriad::launcher {
 namespace {
@@ -17,6 +18,16 @@ std::string this_host_name() {
   char name[HOST_NAME_MAX + 1] = {};
   if (::gethostname(name, sizeof(name) - 1) != 0) raise_errno(errno, "gethostname");
   return name;
+}
+
+// Whether this machine could listen on `endpoint` now.
+bool port_free(const HostPort& endpoint) {
+  try {
+    listen_tcp(endpoint.host, endpoint.port, 1);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 std::vector<HostSlots> read_hosts(const RunOptions& options) {
@@ -39,15 +50,63 @@ void check_count(int value, int max, std::string_view flag) {
   }
 }
 
+int slurm_count(const Env& env, std::string_view name) {
+  std::optional<std::string> value = config::get_string(env, name);
+  if (!value || value->find_first_not_of("0123456789") != std::string::npos) return 0;
+  return static_cast<int>(config::parse_int(*value, name, 1, INT_MAX));
+}
+
+// srun's counts: --nnodes (else the allocation's nodes) and --nproc-per-node, or -np; neither: srun's
+// default for the allocation. An elastic job runs one agent per node.
+void plan_slurm(const RunOptions& options, const Env& env, RunPlan& plan) {
+  plan.slurm_job_id = config::get_string(env, "SLURM_JOB_ID").value_or("");
+  int allocated = slurm_count(env, "SLURM_JOB_NUM_NODES");
+  if (allocated == 0) allocated = slurm_count(env, "SLURM_NNODES");
+  plan.slurm_nodes = options.elastic.nnodes.empty() ? allocated : plan.max_nodes;
+  if (options.elastic.nnodes.empty() && allocated > 0) plan.min_nodes = plan.max_nodes = allocated;
+  if (options.nproc_per_node) check_count(*options.nproc_per_node, kMaxRanksPerNode, "--nproc-per-node");
+  if (options.nproc) check_count(*options.nproc, static_cast<int>(kMaxWorldSize), "-np");
+  if (plan.elastic) {
+    plan.nproc_per_node = options.nproc_per_node.value_or(1);
+    plan.world_size = plan.nproc_per_node * std::max(plan.max_nodes, 1);
+    if (options.nproc && *options.nproc != plan.world_size) {
+      raise(ErrorCode::InvalidArgument,
+            "-np {} disagrees with {} node(s) of {} rank(s) in an elastic job: give --nproc-per-node",
+            *options.nproc, plan.max_nodes, plan.nproc_per_node);
+    }
+    return;
+  }
+  if (options.nproc_per_node) {
+    plan.slurm_per_node = *options.nproc_per_node;
+    plan.nproc_per_node = *options.nproc_per_node;
+    plan.world_size = plan.slurm_per_node * std::max(plan.slurm_nodes, 1);
+    if (options.nproc && *options.nproc != plan.world_size) {
+      raise(ErrorCode::InvalidArgument,
+            "-np {} disagrees with --nproc-per-node {} on {} node(s): give one of them", *options.nproc,
+            plan.slurm_per_node, plan.slurm_nodes);
+    }
+  } else if (options.nproc) {
+    plan.slurm_tasks = *options.nproc;
+    plan.world_size = *options.nproc;
+  } else {
+    int tasks = slurm_count(env, "SLURM_NTASKS");
+    plan.world_size = tasks > 0 ? tasks : std::max(plan.slurm_nodes, 1);
+  }
+}
+
 // Ranks and nodes: -np is the total, --nproc-per-node counts per node, --nnodes MIN:MAX the nodes (the
 // local engine emulates MAX of them, one agent each).
-void plan_nodes(const RunOptions& options, RunPlan& plan) {
+void plan_nodes(const RunOptions& options, const Env& env, RunPlan& plan) {
   std::tie(plan.min_nodes, plan.max_nodes) = parse_nnodes(options.elastic.nnodes);
   plan.max_restarts = options.elastic.max_restarts;
   if (plan.max_restarts < 0) {
     raise(ErrorCode::InvalidArgument, "--max-restarts {} must not be negative", plan.max_restarts);
   }
-  plan.elastic = !options.elastic.nnodes.empty() || plan.max_restarts > 0;
+  if (plan.max_nodes > kMaxNodes) {
+    raise(ErrorCode::InvalidArgument, "--nnodes '{}' is out of range: at most {} nodes",
+          options.elastic.nnodes, kMaxNodes);
+  }
+  plan.elastic = !options.elastic.nnodes.empty() || plan.max_restarts > 0 || options.emulated_nodes > 0;
   plan.elastic_times = elastic_times(options.elastic);
   if (!options.elastic.preload.empty())
     parse_preload(options.elastic.preload);  // a bad list fails here, once
@@ -85,6 +144,10 @@ void plan_nodes(const RunOptions& options, RunPlan& plan) {
     }
     return;
   }
+  if (plan.engine == "slurm") {
+    plan_slurm(options, env, plan);
+    return;
+  }
   if (plan.engine == "mpi") {
     int hosts = std::max<int>(1, static_cast<int>(plan.hosts.size()));
     int max_size = plan.remote ? kMaxRanksPerNode * hosts : kMaxRanksPerNode;
@@ -96,6 +159,13 @@ void plan_nodes(const RunOptions& options, RunPlan& plan) {
                           : (options.nproc_per_node ? *options.nproc_per_node * hosts : default_size);
     plan.nproc_per_node = plan.world_size;
     return;
+  }
+  // --nnodes counts machines, as torchrun's: this machine is one node (one agent), unless
+  // --emulated-nodes K runs K agents here, each an emulated node (then --nnodes defaults to K).
+  if (options.emulated_nodes != 0) {
+    check_count(options.emulated_nodes, kMaxEmulatedNodes, "--emulated-nodes");
+    plan.local_agents = options.emulated_nodes;
+    if (options.elastic.nnodes.empty()) plan.min_nodes = plan.max_nodes = plan.local_agents;
   }
   int nodes = plan.max_nodes;
   if (options.nproc_per_node) {
@@ -119,6 +189,20 @@ void plan_nodes(const RunOptions& options, RunPlan& plan) {
   plan.world_size = plan.nproc_per_node * nodes;
 }
 
+// The product of nodes and ranks per node, in 64 bits: --nnodes 1:32768 --nproc-per-node 4096 must be
+// refused, not wrap around.
+void check_world_size(const RunOptions& options, const RunPlan& plan) {
+  int64_t world = int64_t{plan.nproc_per_node} * std::max(plan.max_nodes, plan.local_agents);
+  if (plan.engine != "local" && !plan.elastic) world = plan.world_size;
+  if (world > kMaxWorldSize) {
+    raise(ErrorCode::InvalidArgument,
+          "{} node(s) of {} rank(s) is {} ranks, more than the {} a job may have (--nnodes '{}', "
+          "--nproc-per-node {})",
+          std::max(plan.max_nodes, plan.local_agents), plan.nproc_per_node, world, kMaxWorldSize,
+          options.elastic.nnodes, plan.nproc_per_node);
+  }
+}
+
 }  // namespace
 
 RunPlan make_run_plan(const RunOptions& options, const Env& env) {
@@ -132,10 +216,27 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
   plan.hosts = read_hosts(options);
   for (const HostSlots& host : plan.hosts) plan.remote = plan.remote || !is_local_host(host.host);
 
-  plan.engine = options.engine.empty() ? (plan.hosts.empty() ? "local" : "mpi") : options.engine;
-  if (plan.engine != "local" && plan.engine != "mpi") {
-    raise(ErrorCode::InvalidArgument, "--engine '{}' is not accepted: accepted values are local, mpi",
+  bool in_allocation = config::get_string(env, "SLURM_JOB_ID").has_value();
+  plan.engine = !options.engine.empty() ? options.engine
+                : !plan.hosts.empty()   ? "mpi"
+                : in_allocation         ? "slurm"
+                                        : "local";
+  if (plan.engine != "local" && plan.engine != "mpi" && plan.engine != "slurm") {
+    raise(ErrorCode::InvalidArgument, "--engine '{}' is not accepted: accepted values are local, mpi, slurm",
           options.engine);
+  }
+  if (plan.engine == "slurm" && !in_allocation) {
+    raise(ErrorCode::InvalidArgument,
+          "--engine slurm runs inside a Slurm allocation (salloc, sbatch), but SLURM_JOB_ID is not set");
+  }
+  if (plan.engine == "slurm" && !plan.hosts.empty()) {
+    raise(ErrorCode::InvalidArgument,
+          "--engine slurm takes its nodes from the allocation: drop -H/--hostfile");
+  }
+  if (plan.engine == "slurm") {
+    // The allocation's nodes may be other machines: the store listens on every interface unless
+    // --master-addr names this one's loopback.
+    plan.remote = !options.master_addr.starts_with("127.") && options.master_addr != "localhost";
   }
   if (plan.engine == "local" && plan.remote) {
     raise(ErrorCode::InvalidArgument,
@@ -144,11 +245,19 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
           format_host_list(plan.hosts));
   }
 
-  plan_nodes(options, plan);
+  plan_nodes(options, env, plan);
+  check_world_size(options, plan);
+  check_torchrun_flags(options.elastic.torchrun);
+  plan.torchrun = options.elastic.torchrun;
+  plan.role = options.elastic.torchrun.role;
 
-  plan.argv = program_argv(options.command, env);
-  plan.program_path =
-      plan.engine == "local" ? find_executable(plan.argv[0], env) : find_executable(options.mpirun, env);
+  const TorchrunFlags& torchrun = options.elastic.torchrun;
+  plan.argv = program_argv(
+      options.command, env,
+      ProgramMode{.module = torchrun.module, .no_python = torchrun.no_python, .run_path = torchrun.run_path});
+  plan.program_path = plan.engine == "local"   ? find_executable(plan.argv[0], env)
+                      : plan.engine == "slurm" ? find_executable("srun", env)
+                                               : find_executable(options.mpirun, env);
 
   for (const std::string& spec : options.exports)
     plan.user_env.push_back(parse_user_env(spec, "-x", true, env));
@@ -173,12 +282,16 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
   if (!options.elastic.rdzv_endpoint.empty()) {
     // The embedded store is the rendezvous endpoint: it listens there (a hand-started agent joins it).
     HostPort endpoint = parse_host_port(options.elastic.rdzv_endpoint, "--rdzv-endpoint");
-    if (!is_local_host(endpoint.host)) {
+    // As torchrun's c10d rendezvous: the node whose address the endpoint names hosts the store; every
+    // other node (or a second `myriad run` here, which finds the port taken) joins it as an agent.
+    plan.join = !is_local_host(endpoint.host) || (endpoint.port != 0 && !port_free(endpoint));
+    if (plan.join && plan.engine != "local") {
       raise(ErrorCode::InvalidArgument,
-            "--rdzv-endpoint '{}': myriad run hosts the rendezvous store itself, so the host must be this "
-            "machine",
-            options.elastic.rdzv_endpoint);
+            "--rdzv-endpoint '{}' is another node's store: joining it runs this node's ranks with the local "
+            "engine, not --engine {}",
+            options.elastic.rdzv_endpoint, plan.engine);
     }
+    plan.rdzv_endpoint = endpoint;
     plan.store_bind_host = endpoint.host;
     plan.store_advertise_host = options.master_addr.empty() ? endpoint.host : options.master_addr;
     plan.store_port = endpoint.port;

@@ -77,6 +77,7 @@ struct Supervisor::Child {
   pid_t pid = -1;
   bool running = false;
   UniqueFd log;
+  UniqueFd stream_logs[2];
   std::deque<std::string> stderr_tail;  // filled by its stderr stream
 };
 
@@ -125,6 +126,14 @@ void Supervisor::start(std::vector<ChildSpec> specs) {
             errno, fmt::format("{}: cannot open log file '{}'", child.spec.spawn.label, child.spec.log_path));
       }
     }
+    for (int i = 0; i < 2; ++i) {
+      const std::string& path = child.spec.stream_log_paths[i];
+      if (path.empty()) continue;
+      child.stream_logs[i].reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+      if (!child.stream_logs[i].valid()) {
+        raise_errno(errno, fmt::format("{}: cannot open log file '{}'", child.spec.spawn.label, path));
+      }
+    }
     UniqueFd write_ends[2];
     if (child.spec.capture_output) {
       for (int i = 0; i < 2; ++i) {
@@ -138,8 +147,9 @@ void Supervisor::start(std::vector<ChildSpec> specs) {
         stream.fd.reset(fds[0]);
         stream.child = children_.size() - 1;
         stream.is_stderr = i == 1;
-        int console = i == 0 ? STDOUT_FILENO : STDERR_FILENO;
-        stream.forwarder = std::make_unique<LineForwarder>(child.spec.prefix, console, child.log.get());
+        int console = !child.spec.to_console[i] ? -1 : (i == 0 ? STDOUT_FILENO : STDERR_FILENO);
+        int log = child.stream_logs[i].valid() ? child.stream_logs[i].get() : child.log.get();
+        stream.forwarder = std::make_unique<LineForwarder>(child.spec.prefix, console, log);
         epoll_event event{};
         event.events = EPOLLIN;
         event.data.u64 = streams_.size() - 1;

@@ -71,6 +71,10 @@ struct ChildSpec {
   std::string prefix;          // put before every captured line, e.g. "[rank 3] "
   std::string log_path;        // when set, captured lines also go to this file (truncated first)
   bool append_log = false;     // append to log_path instead (a restarted rank keeps its earlier lines)
+  // Per stream (0 stdout, 1 stderr): a file for that stream alone, used instead of log_path
+  // (torchrun's --redirects/--tee layout; appended to), and whether its lines reach the console.
+  std::string stream_log_paths[2];
+  bool to_console[2] = {true, true};
   // When set, starts the child instead of fork and exec (a fork server, zygote.h): its pid, which
   // must be this process's child, or nullopt to fall back to exec.
   std::function<std::optional<pid_t>(const SpawnRequest&)> fork_server;

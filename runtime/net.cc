@@ -181,6 +181,33 @@ ListeningSocket listen_tcp(std::string_view host, uint16_t port, int backlog) {
   raise_errno(last_error, fmt::format("cannot listen on {}", HostPort{std::string(host), port}.to_string()));
 }
 
+PortReservation reserve_port(std::string_view host, bool inherit) {
+  AddrInfoList addresses = resolve(host, 0, /*passive=*/true);
+  int last_error = 0;
+  for (addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
+    Socket socket(::socket(a->ai_family, a->ai_socktype | (inherit ? 0 : SOCK_CLOEXEC), a->ai_protocol));
+    if (!socket.valid()) {
+      last_error = errno;
+      continue;
+    }
+    int on = 1;
+    ::setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (::bind(socket.fd(), a->ai_addr, a->ai_addrlen) < 0) {
+      last_error = errno;
+      continue;
+    }
+    sockaddr_storage bound{};
+    socklen_t length = sizeof(bound);
+    if (::getsockname(socket.fd(), reinterpret_cast<sockaddr*>(&bound), &length) < 0) {
+      raise_errno(errno, "getsockname");
+    }
+    uint16_t port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                                : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    return PortReservation{std::move(socket), port};
+  }
+  raise_errno(last_error, fmt::format("cannot reserve a port on {}", host));
+}
+
 Socket connect_tcp(const HostPort& address, Deadline deadline) {
   AddrInfoList addresses = resolve(address.host, address.port, /*passive=*/false);
   std::string reason = "no address";

@@ -72,6 +72,20 @@ struct ListeningSocket {
 // one whose connections are still in TIME_WAIT.
 ListeningSocket listen_tcp(std::string_view host, uint16_t port, int backlog);
 
+// A port held for another process's server. The socket is bound to
+// host:0 with SO_REUSEADDR and never listens: the kernel then gives the port
+// to no other bind(port 0) and to no outgoing connection, while a server
+// that sets SO_REUSEADDR itself (torch's TCPStore does, with either of its
+// backends) can still bind and listen on it. Holding the port until that
+// server runs closes the window in which "find a free port, then tell the
+// server" loses the port to someone else. Close-on-exec unless
+// `inherit` (for a process that execs the server itself).
+struct PortReservation {
+  Socket socket;
+  uint16_t port = 0;
+};
+PortReservation reserve_port(std::string_view host, bool inherit = false);
+
 // Connects to address before deadline (non-blocking connect + poll, trying
 // each resolved address). The socket returned is non-blocking with
 // TCP_NODELAY set. Throws Error(Unavailable) naming the address when the

@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-venv python3-dev
   iproute2 procps hyperfine
+  slurm-wlm munge
   libyaml-cpp-dev chromium
 )
 

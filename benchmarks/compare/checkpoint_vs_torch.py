@@ -5,7 +5,7 @@ the buddy's replica and disk. Run one rank per emulated node, so that each
 rank has its own agent-owned memory tier (MYRIAD_SNAPSHOT_DIR):
 
     PYTHONPATH=build/release/python nice -n -15 build/release/launcher/myriad run \\
-        -np 2 --nnodes 2 --nproc-per-node 1 \\
+        -np 2 --emulated-nodes 2 --nproc-per-node 1 \\
         /opt/myriad/venv/bin/python benchmarks/compare/checkpoint_vs_torch.py \\
         --dir /var/tmp/ckbench --mib 1024 --reps 5 --json ckpt_vs_torch.json
     # the buddy case: the same with MYRIAD_CKPT_REPLICAS=1 (read when the
@@ -89,7 +89,7 @@ def main():
         sys.exit("checkpoint_vs_torch: --replicas must match MYRIAD_CKPT_REPLICAS (read when the checkpointer is built)")
     snapdir = os.environ.get("MYRIAD_SNAPSHOT_DIR")
     if not snapdir:
-        sys.exit("checkpoint_vs_torch: MYRIAD_SNAPSHOT_DIR is not set: run under myriad run --nnodes 2 --nproc-per-node 1")
+        sys.exit("checkpoint_vs_torch: MYRIAD_SNAPSHOT_DIR is not set: run under myriad run --emulated-nodes 2 --nproc-per-node 1")
     torch.set_num_threads(1)
 
     import myriad.checkpoint as ckpt  # registers env:// through the job's store

@@ -30,7 +30,7 @@ class KillWorker : public ElasticLaunchTest {
     std::string run_id = new_run_id();
     TrainConfig config{.ckpt_dir = dir_.path() + "/ckpt-" + run_id};
     std::vector<std::string> args{"--max-restarts", "3", "--nproc-per-node", std::to_string(nproc)};
-    if (nodes > 1) args.insert(args.end(), {"--nnodes", std::to_string(nodes)});
+    if (nodes > 1) args.insert(args.end(), {"--emulated-nodes", std::to_string(nodes)});
     std::unique_ptr<RunningCommand> job = start_command(run_options(run_id, args, config));
     std::string node_id = nodes > 1 ? "node-" + std::to_string(node) : host_node_id();
     pid_t victim = wait_for_step(run_id, node_id, slot, static_cast<uint64_t>(kill_step));

@@ -48,8 +48,9 @@ TEST_F(LostRank, KilledAgentLeavesTheJobOnFewerNodes) {
   std::string run_id = new_run_id();
   // Long enough to outlast the lease timeout (about 5 s) that tells the survivors a node is gone.
   TrainConfig config{.steps = 400, .step_ms = 20, .ckpt_dir = dir_.path() + "/ckpt"};
-  std::unique_ptr<RunningCommand> job = start_command(
-      run_options(run_id, {"--max-restarts", "3", "--nnodes", "2:3", "--nproc-per-node", "1"}, config));
+  std::unique_ptr<RunningCommand> job = start_command(run_options(
+      run_id, {"--max-restarts", "3", "--emulated-nodes", "3", "--nnodes", "2:3", "--nproc-per-node", "1"},
+      config));
   ASSERT_NE(wait_for_step(run_id, "node-2", 0, 10), 0) << job->out_so_far();
   pid_t agent = agent_pid(run_id, "node-2");
   ASSERT_NE(agent, 0) << job->out_so_far();
@@ -74,10 +75,11 @@ TEST_F(LostRank, SpareAgentTakesTheLostNodesPlace) {
   std::string endpoint = "127.0.0.1:" + std::to_string(free_port());
   const std::string token = "elastic-launch-test-token";
   TrainConfig config{.steps = 400, .step_ms = 20, .ckpt_dir = dir_.path() + "/ckpt"};
-  std::unique_ptr<RunningCommand> job = start_command(run_options(
-      run_id,
-      {"--max-restarts", "3", "--nnodes", "2:3", "--nproc-per-node", "1", "--rdzv-endpoint", endpoint},
-      config, {{"MYRIAD_TOKEN", token}}));
+  std::unique_ptr<RunningCommand> job =
+      start_command(run_options(run_id,
+                                {"--max-restarts", "3", "--emulated-nodes", "3", "--nnodes", "2:3",
+                                 "--nproc-per-node", "1", "--rdzv-endpoint", endpoint},
+                                config, {{"MYRIAD_TOKEN", token}}));
   ASSERT_NE(wait_for_step(run_id, "node-2", 0, 5), 0) << job->out_so_far();
 
   // The world is at its maximum: the spare waits until a node is lost.

@@ -68,8 +68,8 @@ TEST_F(RestartPolicy, WorkersSeeTorchrunVariablesAndTheRestartCount) {
       "max=$TORCHELASTIC_MAX_RESTARTS run=$TORCHELASTIC_RUN_ID error_file=${TORCHELASTIC_ERROR_FILE:+set} "
       "master=${MASTER_ADDR:+set}:${MASTER_PORT:+set} generation=$MYRIAD_RESTART_COUNT\"; "
       "test \"$MYRIAD_RESTART_COUNT\" != 0";
-  CommandOptions options =
-      run_options(run_id, {"--max-restarts", "1", "--nnodes", "2", "--nproc-per-node", "2"}, TrainConfig{});
+  CommandOptions options = run_options(
+      run_id, {"--max-restarts", "1", "--emulated-nodes", "2", "--nproc-per-node", "2"}, TrainConfig{});
   // Replace the training program with the script.
   options.argv.erase(std::find(options.argv.begin(), options.argv.end(), train_path()), options.argv.end());
   options.argv.insert(options.argv.end(), {"sh", "-c", script});

@@ -53,7 +53,7 @@ TEST(ComposeEnviron, OverridesInPlaceAppendsNewAndRemoves) {
   EXPECT_EQ(out, (std::vector<std::string>{"PATH=/bin", "RANK=1", "NEW=x"}));
 }
 
-TEST(JobVariables, NameTheStoreTokenRunIdAndPlace) {
+TEST(JobVariables, NameTheStoreTokenRunIdAndPlaceButNotTheMastersPort) {
   JobEnv job{
       .store = {"10.0.0.1", 29500}, .token = "t", .run_id = "r", .restart_count = 0, .user = {{"U", "1"}}};
   EnvVars vars = job_variables(job);
@@ -64,8 +64,14 @@ TEST(JobVariables, NameTheStoreTokenRunIdAndPlace) {
     return std::string("<unset>");
   };
   EXPECT_EQ(value("MYRIAD_STORE"), "10.0.0.1:29500");
-  EXPECT_EQ(value("MASTER_ADDR"), "10.0.0.1");
-  EXPECT_EQ(value("MASTER_PORT"), "29500");
+  // MASTER_PORT is rank 0's own store's, never Myriad's: a script that starts torch's TCPStore there would
+  // find it taken.
+  EXPECT_EQ(value("MASTER_ADDR"), "<unset>");
+  EXPECT_EQ(value("MASTER_PORT"), "<unset>");
+  EXPECT_EQ(value("TORCHELASTIC_USE_AGENT_STORE"), "False");
+  EXPECT_EQ(master_variables({"h", 7}), (EnvVars{{"MASTER_ADDR", "h"}, {"MASTER_PORT", "7"}}));
+  EXPECT_EQ(master_host("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(master_host("localhost"), "127.0.0.1");
   EXPECT_EQ(value("MYRIAD_RESTART_COUNT"), "0");
   EXPECT_EQ(value("U"), "1");
   EnvVars place =
@@ -104,12 +110,12 @@ RunPlan mpi_plan() {
 
 TEST(MpirunArgv, LocalJobUsesLocalhostSlotsAndExportsByName) {
   EnvVars vars = {{"MYRIAD_STORE", "127.0.0.1:5"}, {"MYRIAD_TOKEN", "secret"}, {"USER_VAR", "1"}};
-  std::vector<std::string> argv = mpirun_argv(mpi_plan(), vars, /*as_root=*/false);
+  std::vector<std::string> argv = mpirun_argv(mpi_plan(), vars, /*as_root=*/false, "/bin/myriad");
   std::string line = shell_join(argv);
   EXPECT_EQ(
       line,
       "/usr/bin/mpirun -np 4 --host localhost:4 --map-by slot --bind-to none --tag-output -x MYRIAD_STORE -x "
-      "MYRIAD_TOKEN -x USER_VAR ./train --lr 0.1");
+      "MYRIAD_TOKEN -x USER_VAR /bin/myriad rank-exec --role default --node-sizes 4 -- ./train --lr 0.1");
   EXPECT_EQ(line.find("secret"), std::string::npos) << "the token must not be on mpirun's command line";
 }
 
@@ -118,10 +124,24 @@ TEST(MpirunArgv, HostsRootAndNoTagging) {
   plan.hosts = {{"a", 2, std::nullopt}, {"b", 2, std::nullopt}};
   plan.tag_output = false;
   plan.map_by = "node";
-  std::string line = shell_join(mpirun_argv(plan, {}, /*as_root=*/true));
-  EXPECT_EQ(line,
-            "/usr/bin/mpirun --allow-run-as-root -np 4 --host a:2,b:2 --map-by node --bind-to none ./train "
-            "--lr 0.1");
+  plan.role = "trainer";
+  std::string line = shell_join(mpirun_argv(plan, {}, /*as_root=*/true, "/bin/myriad"));
+  // --map-by node places ranks round-robin: the shim's node rule of rank_place.h, no --node-sizes.
+  EXPECT_EQ(
+      line,
+      "/usr/bin/mpirun --allow-run-as-root -np 4 --host a:2,b:2 --map-by node --bind-to none /bin/myriad "
+      "rank-exec --role trainer -- ./train --lr 0.1");
+}
+
+TEST(MpirunArgv, NodeSizesFollowTheSlotsInOrder) {
+  RunPlan plan = mpi_plan();
+  plan.world_size = 5;
+  plan.hosts = {{"a", 2, std::nullopt}, {"b", 4, std::nullopt}, {"c", 1, std::nullopt}};
+  EXPECT_EQ(node_sizes(plan), "2,3");
+  plan.world_size = 8;  // more than the slots: mpirun's own placement
+  EXPECT_EQ(node_sizes(plan), "");
+  plan.hosts.clear();
+  EXPECT_EQ(node_sizes(plan), "8");
 }
 
 std::vector<std::string> translate(std::vector<std::string> args) {
@@ -137,6 +157,16 @@ TEST(RunArgs, MpirunFlagsAreTranslatedBeforeTheProgramOnly) {
   EXPECT_EQ(translate({"run", "--dry-run", "-hostfile", "f", "prog"}),
             (std::vector<std::string>{"run", "--dry-run", "--hostfile", "f", "prog"}));
   EXPECT_EQ(translate({"store", "-np"}), (std::vector<std::string>{"store", "-np"}));
+}
+
+TEST(RunArgs, TorchrunsUnderscoreSpellingsBecomeDashesBeforeTheProgramOnly) {
+  EXPECT_EQ(translate({"run", "--nproc_per_node", "2", "--max_restarts=3", "--rdzv_conf", "a=1",
+                       "--no_python", "prog", "--my_flag"}),
+            (std::vector<std::string>{"run", "--nproc-per-node", "2", "--max-restarts=3", "--rdzv-conf",
+                                      "a=1", "--no-python", "prog", "--my_flag"}));
+  // Not an option of run: left for the parser to name.
+  EXPECT_EQ(translate({"run", "--not_a_flag", "prog"}),
+            (std::vector<std::string>{"run", "--not_a_flag", "prog"}));
 }
 
 }  // namespace

@@ -52,8 +52,10 @@ TEST(RunEnv, EveryRankGetsItsPlaceAndTheJobsStore) {
     EXPECT_EQ(v["GROUP_RANK"], "0");
     EXPECT_EQ(v["MYRIAD_RESTART_COUNT"], "0");
     EXPECT_EQ(v["MASTER_ADDR"], "127.0.0.1");
-    EXPECT_EQ(v["MYRIAD_STORE"], v["MASTER_ADDR"] + ":" + v["MASTER_PORT"]);
+    // MASTER_PORT is free for rank 0's own store (torch's TCPStore), not the port of Myriad's.
+    EXPECT_NE(v["MYRIAD_STORE"], v["MASTER_ADDR"] + ":" + v["MASTER_PORT"]);
     EXPECT_GT(std::stoi(v["MASTER_PORT"]), 0);
+    EXPECT_EQ(v["MASTER_PORT"], first.at("MASTER_PORT"));
     EXPECT_TRUE(std::regex_match(v["MYRIAD_TOKEN"], std::regex("[0-9a-f]{32}"))) << v["MYRIAD_TOKEN"];
     EXPECT_TRUE(std::regex_match(v["MYRIAD_RUN_ID"], std::regex("[0-9a-f]+"))) << v["MYRIAD_RUN_ID"];
     // One job: one store, one token, one run id.
@@ -138,6 +140,47 @@ TEST(RunArgs, MissingOrUnknownProgramIsAUsageError) {
   EXPECT_EQ(none.shell_code(), 2) << none.describe();
 }
 
+TEST(RunArgs, ErrorsAtTheDoorNameWhatWasWrongAndExit2) {
+  CommandResult command = run_myriad({"rnu", "-np", "2", "/bin/true"});
+  EXPECT_EQ(command.shell_code(), 2) << command.describe();
+  EXPECT_NE(command.err.find("unknown command 'rnu'"), std::string::npos) << command.describe();
+  TempDir dir;
+  CommandResult script = run_myriad({"run", "-np", "2", dir.path() + "/missing_train.py"});
+  EXPECT_EQ(script.shell_code(), 2) << script.describe();
+  EXPECT_NE(script.err.find("missing_train.py"), std::string::npos) << script.describe();
+  EXPECT_EQ(script.out, "") << "no rank may start";
+  CommandResult hostfile = run_myriad({"run", "--hostfile", dir.path() + "/no-hostfile", "/bin/true"});
+  EXPECT_EQ(hostfile.shell_code(), 2) << hostfile.describe();
+  EXPECT_NE(hostfile.err.find("no-hostfile"), std::string::npos) << hostfile.describe();
+  // 1,048,576 nodes of 4,096 ranks overflowed into "0 rank(s)" and exit 0.
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--nnodes", "1:1048576", "--nproc-per-node", "4096"},
+        std::vector<std::string>{"--nnodes", "32768", "--nproc-per-node", "4096"}}) {
+    args.insert(args.begin(), {"run", "--dry-run"});
+    args.push_back("/bin/true");
+    CommandResult big = run_myriad(args);
+    EXPECT_EQ(big.shell_code(), 2) << big.describe();
+    EXPECT_NE(big.err.find("--nnodes"), std::string::npos) << big.describe();
+  }
+}
+
+// --nnodes counts machines, as torchrun's: on one machine, MIN of 1:2 is met by this one node.
+TEST(RunArgs, NnodesCountsMachinesAsTorchrunDoes) {
+  CommandResult result = run_myriad({"run", "--nnodes", "1:2", "--nproc-per-node", "2", probe_path(), "env"});
+  ASSERT_EQ(result.shell_code(), 0) << result.describe();
+  std::map<int, Vars> ranks = vars_by_rank(result.out);
+  ASSERT_EQ(ranks.size(), 2u) << result.describe();
+  EXPECT_EQ(ranks[1]["WORLD_SIZE"], "2");
+  // --emulated-nodes is the explicit way to run several nodes here.
+  CommandResult emulated =
+      run_myriad({"run", "--emulated-nodes", "2", "--nproc-per-node", "2", probe_path(), "env"});
+  ASSERT_EQ(emulated.shell_code(), 0) << emulated.describe();
+  std::map<int, Vars> four = vars_by_rank(emulated.out);
+  ASSERT_EQ(four.size(), 4u) << emulated.describe();
+  EXPECT_EQ(four[3]["GROUP_RANK"], "1");
+  EXPECT_EQ(four[3]["WORLD_SIZE"], "4");
+}
+
 TEST(RunArgs, ProgramThatCannotExecuteIsReportedOnce) {
   TempDir dir;
   std::string not_a_program = dir.path() + "/empty";
@@ -211,11 +254,34 @@ TEST(RunDryRun, MpiPrintsTheMpirunCommandLine) {
   const std::string& out = result.out;
   for (std::string expected :
        {"mpirun ", " -np 4 ", " --host localhost:4 ", " --map-by slot ", " --bind-to none ", " --tag-output ",
-        " -x MYRIAD_STORE ", " -x MYRIAD_TOKEN ", " -x MYRIAD_RUN_ID ", " -x MASTER_ADDR ",
-        " -x MASTER_PORT ", " -x FOO ", " hello a\n", " FOO=1 "}) {
+        " -x MYRIAD_STORE ", " -x MYRIAD_TOKEN ", " -x MYRIAD_RUN_ID ", " -x FOO ",
+        " rank-exec --role default --node-sizes 4 -- hello a\n", " FOO=1 "}) {
     EXPECT_NE(out.find(expected), std::string::npos) << "missing '" << expected << "' in:\n" << out;
   }
   EXPECT_EQ(out.find("--allow-run-as-root") != std::string::npos, ::geteuid() == 0) << out;
+}
+
+// Under mpirun every rank gets torchrun's variables before its program starts, whatever the program.
+TEST(RunMpi, EveryRankGetsTorchrunsVariables) {
+  CommandResult result =
+      run_myriad({"run", "--engine", "mpi", "-np", "2", "--no-tag-output", "sh", "-c",
+                  "echo \"R=$RANK W=$WORLD_SIZE L=$LOCAL_RANK LW=$LOCAL_WORLD_SIZE G=$GROUP_RANK "
+                  "RR=$ROLE_RANK M=$MASTER_ADDR:$MASTER_PORT S=$MYRIAD_STORE\""});
+  ASSERT_EQ(result.shell_code(), 0) << result.describe();
+  std::regex line_re(R"(^R=(\d) W=2 L=(\d) LW=2 G=0 RR=(\d) M=127\.0\.0\.1:(\d+) S=(\S+)$)");
+  std::set<std::string> ranks;
+  std::set<std::string> masters;
+  for (const std::string& line : lines_of(result.out)) {
+    std::smatch m;
+    if (!std::regex_match(line, m, line_re)) continue;
+    EXPECT_EQ(m[1], m[2]) << line;
+    EXPECT_EQ(m[1], m[3]) << line;
+    EXPECT_NE("127.0.0.1:" + m[4].str(), m[5].str()) << "MASTER_PORT must not be the store's: " << line;
+    ranks.insert(m[1]);
+    masters.insert(m[4]);
+  }
+  EXPECT_EQ(ranks, (std::set<std::string>{"0", "1"})) << result.describe();
+  EXPECT_EQ(masters.size(), 1u) << "every rank must be told the same MASTER_PORT:\n" << result.describe();
 }
 
 TEST(RunDryRun, HostsSelectTheMpiEngine) {

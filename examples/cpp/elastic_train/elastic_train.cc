@@ -1,7 +1,7 @@
 // elastic_train: a deterministic "training" loop that survives restarts.
 // Copy it as the skeleton of a C++ program run by the elastic service:
 //
-//   myriad run --nnodes 1:2 --nproc-per-node 2 --max-restarts 3
+//   myriad run --emulated-nodes 2 --nnodes 1:2 --nproc-per-node 2 --max-restarts 3
 //       ./elastic_train --steps 200 --ckpt-dir /tmp/ckpt --ckpt-every 10    (one line)
 //
 // What it shows:

@@ -1,0 +1,90 @@
+// torchrun's flags as Myriad reads them: -r/-t stream specs, --rdzv-conf,
+// --local-ranks-filter, --nproc-per-node's words, the prefix template and
+// the values Myriad refuses.
+#include "launcher/torchrun_flags.h"
+
+#include <gtest/gtest.h>
+
+#include "runtime/error.h"
+
+namespace myriad::launcher {
+namespace {
+
+void expect_invalid(const std::function<void()>& call, const std::string& named) {
+  try {
+    call();
+    ADD_FAILURE() << "accepted; expected an error naming " << named;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(e.message().find(named), std::string::npos) << e.message();
+  }
+}
+
+TEST(StreamSpec, OneValueForEveryRankOrOnePerLocalRank) {
+  StreamSpec all = parse_stream_spec("3", "--redirects");
+  EXPECT_EQ(all.for_rank(0), 3);
+  EXPECT_EQ(all.for_rank(7), 3);
+  StreamSpec each = parse_stream_spec("0:1,1:2", "--tee");
+  EXPECT_EQ(each.for_rank(0), 1);
+  EXPECT_EQ(each.for_rank(1), 2);
+  EXPECT_EQ(each.for_rank(2), 0);
+  EXPECT_EQ(parse_stream_spec("", "-r").for_rank(0), 0);
+  expect_invalid([] { parse_stream_spec("4", "--redirects"); }, "--redirects");
+  expect_invalid([] { parse_stream_spec("0:1,x", "--tee"); }, "--tee");
+  expect_invalid([] { parse_stream_spec("a:1", "--tee"); }, "--tee");
+}
+
+TEST(RdzvConf, JoinAndLastCallTimeoutsInSecondsOtherKeysAccepted) {
+  RdzvConf conf = parse_rdzv_conf("join_timeout=30,read_timeout=60,last_call_timeout=2");
+  EXPECT_EQ(conf.join_timeout, std::chrono::milliseconds(30000));
+  EXPECT_EQ(conf.last_call, std::chrono::milliseconds(2000));
+  EXPECT_FALSE(parse_rdzv_conf("").join_timeout);
+  expect_invalid([] { parse_rdzv_conf("join_timeout"); }, "--rdzv-conf");
+  expect_invalid([] { parse_rdzv_conf("join_timeout=soon"); }, "join_timeout");
+}
+
+TEST(LocalRanksFilter, ListsLocalRanks) {
+  EXPECT_FALSE(parse_local_ranks_filter(""));
+  EXPECT_EQ(*parse_local_ranks_filter("0,2"), (std::set<int>{0, 2}));
+  expect_invalid([] { parse_local_ranks_filter("0,-1"); }, "--local-ranks-filter");
+}
+
+TEST(NprocPerNode, NumbersAndTorchrunsWords) {
+  EXPECT_EQ(parse_nproc_per_node("4"), 4);
+  EXPECT_GE(parse_nproc_per_node("cpu"), 1);
+  EXPECT_GE(parse_nproc_per_node("auto"), 1);
+  expect_invalid([] { parse_nproc_per_node("four"); }, "--nproc-per-node");
+  expect_invalid([] { parse_nproc_per_node("0"); }, "--nproc-per-node");
+  expect_invalid([] { parse_nproc_per_node("-2"); }, "--nproc-per-node");
+}
+
+TEST(TorchrunFlags, RefusesWhatMyriadDoesNotHave) {
+  TorchrunFlags flags;
+  EXPECT_NO_THROW(check_torchrun_flags(flags));
+  flags.rdzv_backend = "static";
+  EXPECT_NO_THROW(check_torchrun_flags(flags));
+  flags.rdzv_backend = "etcd";
+  expect_invalid([&] { check_torchrun_flags(flags); }, "--rdzv-backend 'etcd'");
+  flags = TorchrunFlags{};
+  flags.logs_specs = "my_plugin";
+  expect_invalid([&] { check_torchrun_flags(flags); }, "--logs-specs");
+  flags = TorchrunFlags{};
+  flags.start_method = "thread";
+  expect_invalid([&] { check_torchrun_flags(flags); }, "--start-method");
+  flags = TorchrunFlags{};
+  flags.module = flags.no_python = true;
+  expect_invalid([&] { check_torchrun_flags(flags); }, "--no-python");
+  flags = TorchrunFlags{};
+  flags.redirects = "9";
+  expect_invalid([&] { check_torchrun_flags(flags); }, "--redirects");
+}
+
+TEST(PrefixTemplate, FillsTorchrunsMacros) {
+  EXPECT_EQ(
+      expand_prefix_template("${hostname}:${rank}: [${role_name}${local_rank}] ", "trainer", 1, 5, "n1"),
+      "n1:5: [trainer1] ");
+  EXPECT_EQ(expand_prefix_template("${rank}${rank}", "r", 0, 12, "h"), "1212");
+}
+
+}  // namespace
+}  // namespace myriad::launcher

@@ -1,0 +1,5 @@
+import sys
+
+from flag_probe import main
+
+sys.exit(main())
