@@ -400,10 +400,13 @@ void Rendezvous::publish_master(int64_t generation, const std::string& endpoint)
   store_->set(gen_key(generation, "master"), endpoint);
 }
 
-std::optional<std::string> Rendezvous::master(int64_t generation) {
-  std::string key = gen_key(generation, "master");
-  if (!store_->check({key})) return std::nullopt;
-  return store_->get(key, options_.lease_timeout);
+std::optional<std::string> Rendezvous::master(int64_t generation, std::chrono::milliseconds wait) {
+  try {
+    return store_->get(gen_key(generation, "master"), wait);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::Timeout) throw;
+    return std::nullopt;
+  }
 }
 
 int64_t Rendezvous::failure_count() {

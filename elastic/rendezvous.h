@@ -143,8 +143,9 @@ class Rendezvous {
   // The round's MASTER_ADDR:MASTER_PORT: rank 0's host and a port free
   // there, set once by the member of group rank 0 before its ranks start.
   void publish_master(int64_t generation, const std::string& endpoint);
-  // The published endpoint, if set yet (one store check).
-  std::optional<std::string> master(int64_t generation);
+  // The published endpoint, waiting for it up to `wait` (one blocking get,
+  // woken by the set); nullopt when it is not set by then.
+  std::optional<std::string> master(int64_t generation, std::chrono::milliseconds wait);
 
   // Bumps this agent's lease (call every monitor interval).
   void keep_alive();

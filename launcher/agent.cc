@@ -223,6 +223,9 @@ int Agent::run() {
     first_step_seen_ = false;
     last_step_ = 0;
     store_ok_at_ = SteadyClock::now();
+    // Read before waiting for the master: a failure published meanwhile belongs to this round, and its
+    // ranks must still see the restart count the round began with.
+    int64_t failures = rdzv_->failure_count();
     std::optional<HostPort> master = round_master(round);
     if (!master) {
       if (std::optional<int> exit_code = decide(round)) return end_job(*exit_code);
@@ -230,7 +233,7 @@ int Agent::run() {
     }
     WorkerLaunch launch{.round = round,
                         .master = *master,
-                        .failures = rdzv_->failure_count(),
+                        .failures = failures,
                         .options = &options_,
                         .files = &files_,
                         .events_path = events_path,
@@ -298,14 +301,14 @@ std::optional<HostPort> Agent::round_master(const elastic::Round& round) {
   }
   while (true) {
     // Published before group rank 0's ranks start; until then its agent is alive (lease) or lost.
-    if (std::optional<std::string> endpoint = rdzv_->master(round.generation)) {
+    // A blocking get, woken by the set: no polling, one store operation per monitor interval at most.
+    if (std::optional<std::string> endpoint = rdzv_->master(round.generation, options_.monitor_interval)) {
       return parse_host_port(*endpoint, "the round's master endpoint");
     }
     if (std::optional<std::string> why = monitor(round)) {
       MYRIAD_LOG_DEBUG("{}: round {} ended before its ranks started: {}", say_name_, round.generation, *why);
       return std::nullopt;
     }
-    std::this_thread::sleep_for(options_.monitor_interval);
   }
 }
 

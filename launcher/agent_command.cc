@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "launcher/agent.h"
+#include "launcher/agent_launch.h"
 #include "launcher/commands.h"
 #include "launcher/elastic_flags.h"
 #include "launcher/job_env.h"
@@ -71,13 +72,7 @@ int run_agent_command(const AgentFlags& flags) {
   }
   const TorchrunFlags& torchrun = flags.elastic.torchrun;
   check_torchrun_flags(torchrun);
-  options.role = torchrun.role;
-  options.redirects = torchrun.redirects;
-  options.tee = torchrun.tee;
-  options.local_ranks_filter = torchrun.local_ranks_filter;
-  options.log_line_prefix_template = torchrun.log_line_prefix_template;
-  options.signals_to_handle = torchrun.signals_to_handle;
-  options.local_addr = torchrun.local_addr;
+  apply_torchrun_flags(torchrun, options);
   if (flags.elastic.max_restarts < 0) {
     raise(ErrorCode::InvalidArgument, "--max-restarts {} must not be negative", flags.elastic.max_restarts);
   }

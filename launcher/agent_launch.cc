@@ -16,6 +16,16 @@ std::string ms(std::chrono::milliseconds d) {
 
 }  // namespace
 
+void apply_torchrun_flags(const TorchrunFlags& flags, AgentOptions& options) {
+  options.role = flags.role;
+  options.redirects = flags.redirects;
+  options.tee = flags.tee;
+  options.local_ranks_filter = flags.local_ranks_filter;
+  options.log_line_prefix_template = flags.log_line_prefix_template;
+  options.signals_to_handle = flags.signals_to_handle;
+  options.local_addr = flags.local_addr;
+}
+
 std::string myriad_executable() {
   char path[PATH_MAX + 1] = {};
   ssize_t n = ::readlink("/proc/self/exe", path, PATH_MAX);

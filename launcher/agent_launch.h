@@ -7,10 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "launcher/agent.h"
 #include "launcher/job_env.h"
 #include "launcher/run_plan.h"
 
 namespace myriad::launcher {
+
+// Copies torchrun's per-worker flags (role, -r/-t, filter, prefix template, signals, local address) into
+// an agent's options.
+void apply_torchrun_flags(const TorchrunFlags& flags, AgentOptions& options);
 
 // This process's executable: the agents run the same `myriad` (on other hosts, at the same path).
 std::string myriad_executable();

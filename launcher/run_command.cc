@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "launcher/agent.h"
+#include "launcher/agent_launch.h"
 #include "launcher/commands.h"
 #include "launcher/job_files.h"
 #include "launcher/local_engine.h"
@@ -95,14 +96,7 @@ int join_job(const RunPlan& plan) {
   agent.argv = plan.argv;
   agent.user_env = plan.user_env;
   if (!plan.preload.empty()) agent.preload = parse_preload(plan.preload);
-  const TorchrunFlags& torchrun = plan.torchrun;
-  agent.role = torchrun.role;
-  agent.redirects = torchrun.redirects;
-  agent.tee = torchrun.tee;
-  agent.local_ranks_filter = torchrun.local_ranks_filter;
-  agent.log_line_prefix_template = torchrun.log_line_prefix_template;
-  agent.signals_to_handle = torchrun.signals_to_handle;
-  agent.local_addr = torchrun.local_addr;
+  apply_torchrun_flags(plan.torchrun, agent);
   if (!plan.log_dir.empty()) make_log_dir(plan.log_dir);
   return run_agent(agent);
 }

@@ -153,18 +153,24 @@ void set_nodelay(int fd) {
   if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0) raise_errno(errno, "TCP_NODELAY");
 }
 
-ListeningSocket listen_tcp(std::string_view host, uint16_t port, int backlog) {
+namespace {
+
+// Binds the first of host's addresses that takes port (SO_REUSEADDR), listening with `backlog` when it is
+// not negative; returns the socket and the port it got.
+std::pair<Socket, uint16_t> bind_tcp(std::string_view host, uint16_t port, int socket_flags, int backlog,
+                                     std::string_view what) {
   AddrInfoList addresses = resolve(host, port, /*passive=*/true);
   int last_error = 0;
   for (addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
-    Socket socket(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
+    Socket socket(::socket(a->ai_family, a->ai_socktype | socket_flags, a->ai_protocol));
     if (!socket.valid()) {
       last_error = errno;
       continue;
     }
     int on = 1;
     ::setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (::bind(socket.fd(), a->ai_addr, a->ai_addrlen) < 0 || ::listen(socket.fd(), backlog) < 0) {
+    if (::bind(socket.fd(), a->ai_addr, a->ai_addrlen) < 0 ||
+        (backlog >= 0 && ::listen(socket.fd(), backlog) < 0)) {
       last_error = errno;
       continue;
     }
@@ -176,36 +182,21 @@ ListeningSocket listen_tcp(std::string_view host, uint16_t port, int backlog) {
     uint16_t bound_port = bound.ss_family == AF_INET6
                               ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                               : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    return ListeningSocket{std::move(socket), bound_port};
+    return {std::move(socket), bound_port};
   }
-  raise_errno(last_error, fmt::format("cannot listen on {}", HostPort{std::string(host), port}.to_string()));
+  raise_errno(last_error, fmt::format("cannot {} {}", what, HostPort{std::string(host), port}.to_string()));
+}
+
+}  // namespace
+
+ListeningSocket listen_tcp(std::string_view host, uint16_t port, int backlog) {
+  auto [socket, bound] = bind_tcp(host, port, SOCK_NONBLOCK | SOCK_CLOEXEC, backlog, "listen on");
+  return ListeningSocket{std::move(socket), bound};
 }
 
 PortReservation reserve_port(std::string_view host, bool inherit) {
-  AddrInfoList addresses = resolve(host, 0, /*passive=*/true);
-  int last_error = 0;
-  for (addrinfo* a = addresses.get(); a != nullptr; a = a->ai_next) {
-    Socket socket(::socket(a->ai_family, a->ai_socktype | (inherit ? 0 : SOCK_CLOEXEC), a->ai_protocol));
-    if (!socket.valid()) {
-      last_error = errno;
-      continue;
-    }
-    int on = 1;
-    ::setsockopt(socket.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (::bind(socket.fd(), a->ai_addr, a->ai_addrlen) < 0) {
-      last_error = errno;
-      continue;
-    }
-    sockaddr_storage bound{};
-    socklen_t length = sizeof(bound);
-    if (::getsockname(socket.fd(), reinterpret_cast<sockaddr*>(&bound), &length) < 0) {
-      raise_errno(errno, "getsockname");
-    }
-    uint16_t port = bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
-                                                : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    return PortReservation{std::move(socket), port};
-  }
-  raise_errno(last_error, fmt::format("cannot reserve a port on {}", host));
+  auto [socket, bound] = bind_tcp(host, 0, inherit ? 0 : SOCK_CLOEXEC, /*backlog=*/-1, "reserve a port on");
+  return PortReservation{std::move(socket), bound};
 }
 
 Socket connect_tcp(const HostPort& address, Deadline deadline) {
