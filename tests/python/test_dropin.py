@@ -6,6 +6,7 @@ free for it (its own store listens elsewhere), on every start and restart."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -253,3 +254,32 @@ def test_each_torchrun_flag_behaves_as_under_torchrun(flags, program, tmp_path):
         assert (theirs[0], ours[0]) == (1, 3)
         return
     assert (ours[0], ours[1], comparable(ours[2])) == (theirs[0], theirs[1], comparable(theirs[2]))
+
+
+def test_sigterm_to_myriad_run_under_salloc_ends_every_rank(slurm, tmp_path):
+    proc = subprocess.Popen(
+        ["salloc", "-N2", launcher(), "run", "--master-addr", "127.0.0.1", "--nproc-per-node", "1", "sh", "-c",
+         f"echo $$ > {tmp_path}/pid-$RANK; exec sleep 300"],
+        env=dict(slurm.env, OMP_NUM_THREADS="1"), cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("pid-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = [int(p.read_text()) for p in tmp_path.glob("pid-*")]
+        assert len(pids) == 2
+        # salloc's child is `myriad run`: the signal goes to it, as a user's Ctrl-C or a scheduler's would.
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+        assert len(children) == 1, children
+        os.kill(children[0], signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + signal.SIGTERM, out
+        deadline = time.monotonic() + 30
+        while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [pid for pid in pids if alive(pid)], "ranks outlived SIGTERM to myriad run:\n" + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
