@@ -53,12 +53,13 @@ TEST(CompletionExecutor, RunsTasksOneAtATimeInSubmissionOrder) {
 }
 
 TEST(CompletionExecutor, ATaskWaitingForALaterTaskDoesNotDeadlock) {
-  CompletionExecutor executor;
   // Each task waits for the one submitted after it; the last releases them all.
   constexpr int kChain = 8;
   std::vector<std::promise<void>> done(kChain);
   std::vector<std::shared_future<void>> finished;
   for (auto& p : done) finished.push_back(p.get_future().share());
+  // Declared after what its tasks use: destroyed first, it waits for them to return.
+  CompletionExecutor executor;
   for (int i = 0; i < kChain; ++i) {
     executor.submit([&, i] {
       if (i + 1 < kChain) {
@@ -74,10 +75,11 @@ TEST(CompletionExecutor, ATaskWaitingForALaterTaskDoesNotDeadlock) {
 TEST(CompletionExecutor, ThreadsAreBounded) {
   CompletionExecutorOptions options;
   options.max_threads = 3;
-  CompletionExecutor executor(options);
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
   std::atomic<int> started{0};
+  // Declared after what its tasks use: its destructor runs the three tasks left, which must find them alive.
+  CompletionExecutor executor(options);
   for (int i = 0; i < 6; ++i) {
     executor.submit([&] {
       ++started;
@@ -97,11 +99,12 @@ TEST(CompletionExecutor, ThreadsAreBounded) {
 // a later operation of the same progress thread. Handed to the executor,
 // the callback blocks one of its threads, not the progress thread.
 TEST(CompletionExecutor, CallbackWaitingForALaterOperationOfTheSameProgressThread) {
-  ProgressThread progress("test");
-  CompletionExecutor executor;
   auto first = std::make_shared<Work>(OpDescriptor{});
   auto second = std::make_shared<Work>(OpDescriptor{});
   std::promise<bool> seen;
+  // Declared after what their tasks use: destroyed first, they wait for them to return.
+  ProgressThread progress("test");
+  CompletionExecutor executor;
   first->on_complete([&](Work&) {
     executor.submit([&] {
       progress.submit([&] { second->complete(); });
