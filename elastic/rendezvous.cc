@@ -378,16 +378,19 @@ json Rendezvous::report_failure(int64_t generation, const json& failure) {
     store_->set(count_key, std::to_string(store_->add(key("failures"), 1)));
   }
   json winner = parse_value(failure_key, held);
-  int64_t count;
-  try {
-    count = parse_count(count_key, store_->get(count_key, options_.lease_timeout));
-  } catch (const Error& e) {
-    if (!is_timeout(e)) throw;
-    count = failure_count();  // the winner died between its two writes
-  }
-  winner["failure_count"] = count;
+  winner["failure_count"] = failure_count(generation);
   end_round(generation, "failure");
   return winner;
+}
+
+int64_t Rendezvous::failure_count(int64_t generation) {
+  const std::string count_key = gen_key(generation, "failure_count");
+  try {
+    return parse_count(count_key, store_->get(count_key, options_.lease_timeout));
+  } catch (const Error& e) {
+    if (!is_timeout(e)) throw;
+    return failure_count();  // the winner died between its two writes
+  }
 }
 
 std::optional<json> Rendezvous::failure(int64_t generation) {

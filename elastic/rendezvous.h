@@ -134,6 +134,9 @@ class Rendezvous {
   std::optional<nlohmann::json> failure(int64_t generation);
   // The job-wide count of failed rounds.
   int64_t failure_count();
+  // The count as of `generation`'s failure, once its winner has published it
+  // (the failure is visible a moment before the count: read after failure()).
+  int64_t failure_count(int64_t generation);
 
   // This agent's workers of `generation` all succeeded.
   void report_done(int64_t generation);

@@ -481,7 +481,8 @@ std::optional<int> Agent::decide(const elastic::Round& round) {
     std::optional<json> root = rdzv_->failure(round.generation);
     if (!root) return std::nullopt;  // a membership change: not a failure
     int code = root->value("code", kGenericFailureCode);
-    int64_t failures = rdzv_->failure_count();
+    // This round's count: the job-wide counter may not have the winner's increment yet.
+    int64_t failures = rdzv_->failure_count(round.generation);
     if (failures > options_.max_restarts) {
       json outcome{{"exit_code", code},
                    {"root_cause", *root},
