@@ -1,9 +1,14 @@
 #include "collectives/completion_executor.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <condition_variable>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <mutex>
@@ -20,14 +25,40 @@ std::chrono::nanoseconds cpu_time(clockid_t clock) {
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
+// Whether thread `tid` of this process is asleep (waiting on a lock, a
+// condition, I/O), as opposed to running or runnable. A task that used
+// little CPU because the host is loaded is runnable, not asleep; only an
+// asleep task is presumed blocked, so busy callbacks keep their order on a
+// loaded host. Unknown (no /proc) counts as asleep: the CPU test alone
+// decides, as before.
+bool asleep(pid_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/task/%d/stat", static_cast<int>(tid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return true;
+  char buf[512];
+  const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return true;
+  buf[n] = '\0';
+  // "tid (name) S ...": the name may hold spaces and parentheses.
+  const char* close_paren = std::strrchr(buf, ')');
+  if (close_paren == nullptr || close_paren[1] != ' ') return true;
+  const char state = close_paren[2];
+  return state != 'R';
+}
+
 }  // namespace
 
 struct CompletionExecutor::State {
   // A task being run, and the last sample of its thread's CPU time.
   struct Running {
     clockid_t clock;
+    pid_t tid;
     Clock::time_point sampled_at;
     std::chrono::nanoseconds cpu_at;
+    bool suspect = false;  // idle over one window and seen asleep once, at suspect_at
+    Clock::time_point suspect_at{};
     bool blocked = false;  // once presumed blocked, it holds nobody back again
   };
 
@@ -40,18 +71,32 @@ struct CompletionExecutor::State {
     bool all_blocked = true;
     for (Running& r : running) {
       if (r.blocked) continue;
-      const auto window = now - r.sampled_at;
-      if (window >= options.stall_after) {
-        const std::chrono::nanoseconds cpu = cpu_time(r.clock);
-        if ((cpu - r.cpu_at) * 4 < window) {
-          r.blocked = true;
-          continue;
+      if (r.suspect) {
+        if (now - r.suspect_at >= options.stall_after / 4) {
+          const std::chrono::nanoseconds cpu = cpu_time(r.clock);
+          if ((cpu - r.cpu_at) * 4 < now - r.sampled_at && asleep(r.tid)) {
+            // Asleep twice, a quarter window apart, the CPU idle all along:
+            // waiting, not taking a lock on its way.
+            r.blocked = true;
+            continue;
+          }
+          r.suspect = false;  // running again: a new window starts
+          r.sampled_at = now;
+          r.cpu_at = cpu;
         }
-        r.sampled_at = now;  // busy: a new window starts
-        r.cpu_at = cpu;
+      } else if (now - r.sampled_at >= options.stall_after) {
+        const std::chrono::nanoseconds cpu = cpu_time(r.clock);
+        if ((cpu - r.cpu_at) * 4 < now - r.sampled_at && asleep(r.tid)) {
+          r.suspect = true;
+          r.suspect_at = now;
+        } else {
+          r.sampled_at = now;  // busy, or runnable on a loaded host
+          r.cpu_at = cpu;
+        }
       }
       all_blocked = false;
-      recheck = std::min(recheck, r.sampled_at + options.stall_after);
+      recheck = std::min(
+          recheck, r.suspect ? r.suspect_at + options.stall_after / 4 : r.sampled_at + options.stall_after);
     }
     return all_blocked;
   }
@@ -88,6 +133,7 @@ void work(const std::shared_ptr<CompletionExecutor::State>& s) {
   pthread_setname_np(pthread_self(), "myriad-callback");
   clockid_t clock{};
   if (pthread_getcpuclockid(pthread_self(), &clock) != 0) clock = CLOCK_THREAD_CPUTIME_ID;
+  const pid_t tid = static_cast<pid_t>(::syscall(SYS_gettid));
   std::unique_lock lock(s->mutex);
   while (true) {
     if (s->queue.empty()) {
@@ -105,7 +151,8 @@ void work(const std::shared_ptr<CompletionExecutor::State>& s) {
     std::function<void()> task = std::move(s->queue.front());
     s->queue.pop_front();
     --s->idle;
-    auto me = s->running.insert(s->running.end(), {clock, now, cpu_time(clock)});
+    auto me = s->running.insert(s->running.end(),
+                                {.clock = clock, .tid = tid, .sampled_at = now, .cpu_at = cpu_time(clock)});
     // Keep a thread in reserve for when this task blocks.
     const bool spawn = s->idle == 0 && s->threads < s->options.max_threads && !s->stopping;
     if (spawn) {

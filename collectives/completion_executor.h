@@ -11,11 +11,14 @@
 // makes progress: callbacks that issue collectives issue them in the same
 // order on every rank. A task presumed blocked — running for at least
 // `stall_after` while its thread used less than a quarter of that time on a
-// core — no longer holds the queue back: the next task starts on another
-// thread, and a thread is added whenever none is idle, up to `max_threads`.
-// Past that bound, tasks wait for a thread to return; only `max_threads`
-// tasks that all wait on tasks queued behind them can deadlock it. Idle
-// threads beyond one exit after `idle_exit`.
+// core, and seen asleep (not runnable) at the end of that window and again a
+// quarter window later — no longer holds the queue back: the next task
+// starts on another thread. A busy task on a loaded host is runnable while
+// it waits for a core, so it keeps its turn. A thread is added whenever
+// none is idle, up to `max_threads`. Past that bound, tasks wait for a
+// thread to return; only `max_threads` tasks that all wait on tasks queued
+// behind them can deadlock it. Idle threads beyond one exit after
+// `idle_exit`.
 //
 // Thread-safety: submit() from any thread, tasks included. A task's
 // exception is caught and dropped (a task reports its own failure). The

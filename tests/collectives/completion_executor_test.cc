@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <pthread.h>
+#include <time.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -50,6 +54,63 @@ TEST(CompletionExecutor, RunsTasksOneAtATimeInSubmissionOrder) {
   ASSERT_EQ(order.size(), 200u);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(order[i], i);
   EXPECT_EQ(most.load(), 1) << "busy tasks ran side by side";
+}
+
+// Regression: with the default stall time, a busy callback descheduled on a
+// loaded host used to be taken for a blocked one, and the next callback ran
+// beside it, so callbacks that issue collectives could issue them in a
+// different order on different ranks. Runnable is not blocked.
+TEST(CompletionExecutor, BusyTasksKeepTheirOrderOnALoadedHost) {
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> load;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < 8 * cores; ++i) {
+    load.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+      }
+    });
+  }
+  std::vector<int> order;
+  std::mutex mutex;
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  constexpr int kTasks = 40;
+  std::promise<void> last;
+  {
+    CompletionExecutor executor;  // the default stall time
+    for (int i = 0; i < kTasks; ++i) {
+      executor.submit([&, i] {
+        int now = ++running;
+        most = std::max(most.load(), now);
+        // Busy for 10 ms of its own CPU time: several stall windows of wall
+        // time while it shares the cores with the load.
+        clockid_t clock{};
+        pthread_getcpuclockid(pthread_self(), &clock);
+        auto cpu = [&] {
+          timespec ts{};
+          clock_gettime(clock, &ts);
+          return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+        };
+        const auto until = cpu() + 10ms;
+        while (cpu() < until) {
+        }
+        {
+          std::lock_guard lock(mutex);
+          order.push_back(i);
+        }
+        --running;
+        if (i + 1 == kTasks) last.set_value();
+      });
+    }
+    // Alive until the last task ran: a stopping executor adds no threads,
+    // and the reserve thread is what could start a task too early.
+    ASSERT_EQ(last.get_future().wait_for(60s), std::future_status::ready);
+  }
+  stop = true;
+  for (auto& t : load) t.join();
+  ASSERT_EQ(order.size(), static_cast<size_t>(kTasks));
+  for (int i = 0; i < kTasks; ++i) EXPECT_EQ(order[i], i);
+  EXPECT_EQ(most.load(), 1) << "a busy task on a loaded host was taken for a blocked one";
 }
 
 TEST(CompletionExecutor, ATaskWaitingForALaterTaskDoesNotDeadlock) {
