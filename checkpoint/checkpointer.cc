@@ -110,7 +110,8 @@ std::string SaveHandle::replication_error() const {
 }
 
 Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options)),
+      fs_(options_.file_system != nullptr ? options_.file_system.get() : &posix_file_system()) {
   MYRIAD_CHECK(comm != nullptr);
   rank_ = comm->rank();
   size_ = comm->size();
@@ -133,7 +134,7 @@ Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptio
       options_.write_mbps ? *options_.write_mbps : config::get_int(env, "MYRIAD_CKPT_WRITE_MBPS", 0, 0);
   if (mbps < 0) raise(ErrorCode::InvalidArgument, "write_mbps must be >= 0, not {}", mbps);
   write_rate_ = static_cast<uint64_t>(mbps) * 1'000'000;
-  if (!snapshot_dir_.empty()) tier_ = std::make_unique<MemoryTier>(snapshot_dir_, keep, rank_);
+  if (!snapshot_dir_.empty()) tier_ = std::make_unique<MemoryTier>(snapshot_dir_, keep, rank_, *fs_);
   persist_comm_ = comm->split(0, rank_);
   control_comm_ = comm->split(0, rank_);
 
@@ -247,8 +248,10 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
   std::exception_ptr own = caller_error;
   if (!own && rank_ == 0) {
     try {
-      make_dir(dir);
-      remove_leftovers(dir, tmp_name);
+      // A checkpoint directory made here needs its name durable too, or a
+      // power loss after the commit could lose the whole directory.
+      if (fs_->make_dir(dir)) fs_->sync_dir(parent_dir(dir));
+      remove_leftovers(*fs_, dir, tmp_name);
     } catch (const std::exception&) {
       own = std::current_exception();
     }
@@ -265,8 +268,8 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
   json report;
   if (!own) {
     try {
-      make_dir(dir);
-      make_dir(tmp_dir);
+      fs_->make_dir(dir);
+      fs_->make_dir(tmp_dir);
       snapshot.write_header();
       // The checksums (for the report) are computed on a helper thread while
       // this one writes the bytes: both only read the buffer, and the disk
@@ -283,8 +286,8 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
         // Each rank fsyncs its own file before it reports: the agreement
         // below then means "every shard is durable", which is what lets rank
         // 0 commit.
-        write_file_durably(tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(), snapshot.buffer.size(),
-                           write_rate_);
+        write_file_durably(*fs_, tmp_dir + "/" + snapshot.file_name, snapshot.buffer.data(),
+                           snapshot.buffer.size(), write_rate_);
       } catch (...) {
         hasher.join();
         throw;
@@ -325,7 +328,7 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
     if (rank_ == 0) {
       try {
         Manifest manifest = merge_reports(reports, snapshot, run_id_);
-        commit_step(manifest, CommitPaths{dir, tmp_dir, run_id_});
+        commit_step(*fs_, manifest, CommitPaths{dir, tmp_dir, run_id_});
         if (any_memory_) manifest_text = manifest_to_text(manifest);
         MYRIAD_LOG_INFO("checkpoint: committed step {} of {} ({} ranks, {} bytes)", step, dir, size_,
                         manifest.total_bytes());
@@ -336,7 +339,7 @@ void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<S
       }
       if (!commit_error) {
         try {
-          apply_retention(dir, options_.keep_last, run_id_);
+          apply_retention(*fs_, dir, options_.keep_last, run_id_);
         } catch (const Error& e) {
           // The step is committed; an old one that could not be removed is
           // retried by the next save's retention.

@@ -40,6 +40,11 @@
 // committed on disk by then. A memory tier that cannot hold a snapshot
 // (tmpfs full) is a warning; the snapshot is then taken into process memory.
 //
+// Files: every file operation of a save (data files, manifest, renames,
+// fsyncs, removals, the memory tier's names) goes through
+// CheckpointerOptions::file_system, the POSIX layer unless a test gives its
+// own (checkpoint/file_system.h).
+//
 // Thread-safety: one thread uses a Checkpointer (as one thread issues a
 // rank's collectives); SaveHandle methods are safe from any thread. The
 // destructor waits for a running persist (the peers are waiting for this
@@ -59,6 +64,7 @@
 #include <thread>
 #include <vector>
 
+#include "checkpoint/file_system.h"
 #include "checkpoint/memory_tier.h"
 #include "checkpoint/reader.h"
 #include "checkpoint/replication.h"
@@ -79,6 +85,9 @@ struct CheckpointerOptions {
   std::optional<int> replicas{};       // 0 or 1 buddy copies; nullopt: MYRIAD_CKPT_REPLICAS
   // Each rank's persist write rate in MB/s, 0 unlimited; nullopt: MYRIAD_CKPT_WRITE_MBPS.
   std::optional<int64_t> write_mbps{};
+  // The file layer every save writes through; null: posix_file_system().
+  // Shared with the caller, who may keep it to inspect what was done.
+  std::shared_ptr<FileSystem> file_system{};
 };
 
 class SaveHandle {
@@ -147,6 +156,7 @@ class Checkpointer {
   std::shared_ptr<Communicator> persist_comm_;  // used by the background thread only
   std::shared_ptr<Communicator> control_comm_;  // used by the caller's thread only
   CheckpointerOptions options_;
+  FileSystem* fs_ = nullptr;  // options_.file_system, or the POSIX one
   std::string run_id_;
   int rank_ = 0;
   int size_ = 1;

@@ -1,13 +1,6 @@
 #include "checkpoint/commit.h"
 
-#include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <map>
 
 #include "checkpoint/file_io.h"
@@ -20,18 +13,6 @@ namespace myriad::checkpoint {
 namespace {
 
 using nlohmann::json;
-
-// renameat2(RENAME_EXCHANGE): swaps two paths atomically (glibc's wrapper is
-// not in every version Myriad builds with).
-void exchange_paths(const std::string& a, const std::string& b) {
-  if (::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {
-    raise_errno(errno, "exchange " + a + " and " + b);
-  }
-}
-
-void rename_path(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) raise_errno(errno, "rename " + from + " to " + to);
-}
 
 }  // namespace
 
@@ -107,38 +88,44 @@ Manifest merge_reports(const std::vector<json>& reports, const Snapshot& rank0, 
   return m;
 }
 
-void commit_step(const Manifest& manifest, const CommitPaths& paths) {
+void commit_step(FileSystem& fs, const Manifest& manifest, const CommitPaths& paths) {
   // 1. The manifest last: every data file it names is already fsynced by its
   //    rank (the agreement said so), so a manifest never points at data that
   //    a crash could lose. fsync it before the rename publishes it.
-  write_file_durably(paths.tmp_dir + "/" + std::string(kManifestName), manifest_to_text(manifest));
+  write_file_durably(fs, paths.tmp_dir + "/" + std::string(kManifestName), manifest_to_text(manifest));
   // 2. fsync the temporary directory: the names of the data files and the
   //    manifest must be durable before the directory becomes a step.
-  sync_dir(paths.tmp_dir);
+  fs.sync_dir(paths.tmp_dir);
   // 3. The rename is the commit point: step-N/ appears whole or not at all.
   const std::string final_dir = paths.dir + "/" + step_dir_name(manifest.step);
-  if (is_directory(final_dir)) {
+  if (fs.is_directory(final_dir)) {
     // Saving a step again (after a restart from an older one): swap, so that
     // step-N/ is the old or the new step at every instant, then drop the old.
-    exchange_paths(paths.tmp_dir, final_dir);
-    sync_dir(paths.dir);
-    remove_tree(paths.tmp_dir);
+    fs.exchange(paths.tmp_dir, final_dir);
+    // 4a. fsync the parent before the old step's files go: a power loss may
+    //     keep some of the removals below and lose an unsynced swap, which
+    //     would leave step-N/ the old step with files missing. No second
+    //     fsync after the removal: the one that publishes `latest` (5) makes
+    //     it durable, and until then a surviving old copy is only a leftover.
+    fs.sync_dir(paths.dir);
+    fs.remove_tree(paths.tmp_dir);
   } else {
-    rename_path(paths.tmp_dir, final_dir);
+    fs.rename(paths.tmp_dir, final_dir);
+    // 4. fsync the parent so the rename survives a power loss before `latest`
+    //    can name the step (a file system may persist the rename of `latest`
+    //    below without this one).
+    fs.sync_dir(paths.dir);
   }
-  // 4. fsync the parent so the rename survives a power loss before `latest`
-  //    can name the step.
-  sync_dir(paths.dir);
   // 5. `latest` by write-temp-then-rename: readers see the old or new pointer.
-  replace_file_atomically(paths.dir + "/" + std::string(kLatestName),
+  replace_file_atomically(fs, paths.dir + "/" + std::string(kLatestName),
                           paths.dir + "/" + std::string(kLatestName) + std::string(kTmpMarker) + paths.run_id,
                           step_dir_name(manifest.step) + "\n");
 }
 
-void apply_retention(const std::string& dir, int keep_last, const std::string& run_id) {
+void apply_retention(FileSystem& fs, const std::string& dir, int keep_last, const std::string& run_id) {
   if (keep_last <= 0) return;
-  std::vector<uint64_t> steps = list_steps(dir);
-  std::optional<uint64_t> latest = read_latest_pointer(dir);
+  std::vector<uint64_t> steps = list_steps(fs, dir);
+  std::optional<uint64_t> latest = read_latest_pointer(fs, dir);
   std::sort(steps.rbegin(), steps.rend());
   for (size_t i = static_cast<size_t>(keep_last); i < steps.size(); ++i) {
     if (latest && steps[i] == *latest) continue;
@@ -147,17 +134,19 @@ void apply_retention(const std::string& dir, int keep_last, const std::string& r
     // leaves a *.tmp-* directory (cleaned by the next save), never a step
     // with missing files.
     const std::string doomed = path + std::string(kTmpMarker) + run_id + "-removed";
-    rename_path(path, doomed);
-    sync_dir(dir);
-    remove_tree(doomed);
+    fs.rename(path, doomed);
+    // Durable before the removal starts: a power loss may keep some of the
+    // file removals and lose an unsynced rename, leaving a damaged step.
+    fs.sync_dir(dir);
+    fs.remove_tree(doomed);
   }
 }
 
-void remove_leftovers(const std::string& dir, const std::string& keep) {
-  for (const std::string& name : list_dir(dir)) {
+void remove_leftovers(FileSystem& fs, const std::string& dir, const std::string& keep) {
+  for (const std::string& name : fs.list_dir(dir)) {
     if (name.find(kTmpMarker) == std::string::npos || name == keep) continue;
     MYRIAD_LOG_INFO("checkpoint: removing {}/{}, left by an interrupted save", dir, name);
-    remove_tree(dir + "/" + name);
+    fs.remove_tree(dir + "/" + name);
   }
 }
 

@@ -3,6 +3,9 @@
 // temporary directory into place, move `latest`, apply retention
 // (docs/checkpoint-format.md, "Commit protocol").
 //
+// Every file operation goes through the FileSystem given (the POSIX one in
+// a job; a test's fault-injecting one to simulate power losses).
+//
 // Functions throw Error(Io) for a refused file operation and
 // Error(InvalidArgument) when the ranks' reports disagree (a tensor with
 // different dtypes or shapes, rows saved twice or by no rank). Thread-safe:
@@ -16,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/file_system.h"
 #include "checkpoint/manifest.h"
 #include "checkpoint/snapshot.h"
 
@@ -36,11 +40,11 @@ struct CommitPaths {
   std::string run_id;
 };
 // Writes the manifest into tmp_dir and makes the step committed and `latest`.
-void commit_step(const Manifest& manifest, const CommitPaths& paths);
+void commit_step(FileSystem& fs, const Manifest& manifest, const CommitPaths& paths);
 // Removes committed steps beyond the newest `keep_last` (0 keeps all),
 // never the one `latest` names.
-void apply_retention(const std::string& dir, int keep_last, const std::string& run_id);
+void apply_retention(FileSystem& fs, const std::string& dir, int keep_last, const std::string& run_id);
 // Removes the *.tmp-* entries of `dir` other than `keep` (left by a crash).
-void remove_leftovers(const std::string& dir, const std::string& keep);
+void remove_leftovers(FileSystem& fs, const std::string& dir, const std::string& keep);
 
 }  // namespace myriad::checkpoint

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <system_error>
 #include <thread>
 
+#include "checkpoint/file_system.h"
 #include "runtime/error.h"
 
 namespace myriad::checkpoint {
@@ -97,13 +100,6 @@ void sync_dir(const std::string& path) {
   dir.sync();
 }
 
-void write_file_durably(const std::string& path, const std::string& text) {
-  File file = File::create(path);
-  file.write_all(text.data(), text.size());
-  file.sync();
-  file.close();
-}
-
 namespace {
 
 // Holds the writes of one file to a rate: after each piece, sleeps until the
@@ -134,65 +130,72 @@ class Pacer {
 
 }  // namespace
 
-void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes,
+void write_file_durably(FileSystem& fs, const std::string& path, const unsigned char* data, size_t bytes,
                         uint64_t bytes_per_second) {
   constexpr size_t kPage = 4096;
   constexpr size_t kDirectPiece = 64u << 20;  // bounded pieces: a short O_DIRECT write stays aligned
   Pacer pacer(bytes_per_second);
   const size_t body = bytes / kPage * kPage;
-  if (reinterpret_cast<uintptr_t>(data) % kPage == 0 && body > 0) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
-    if (fd >= 0) {
-      File direct(fd, path);
-      for (size_t at = 0; at < body;) {
-        const size_t n = std::min(pacer.piece(kDirectPiece), body - at);
-        ssize_t w = ::pwrite(fd, data + at, n, static_cast<off_t>(at));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) raise_errno(errno, fmt::format("write {} at offset {}", path, at));
-        if (static_cast<size_t>(w) != n && (w == 0 || w % kPage != 0)) {
-          // A regular file takes fewer bytes than asked only when its file
-          // system (or a size limit) has no room for more.
-          raise(ErrorCode::Io, "write {} at offset {}: {} of {} bytes written: No space left on device", path,
-                at, w, n);
-        }
-        // A short aligned write goes on: the next one names the cause (ENOSPC).
-        at += static_cast<size_t>(w);
-        pacer.wrote(static_cast<size_t>(w));
-      }
-      direct.close();
-      File tail(::open(path.c_str(), O_WRONLY | O_CLOEXEC), path);
-      if (tail.fd() < 0) raise_errno(errno, "open " + path);
-      for (size_t at = body; at < bytes;) {
-        ssize_t w = ::pwrite(tail.fd(), data + at, bytes - at, static_cast<off_t>(at));
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) raise_errno(errno, fmt::format("write {} at offset {}", path, at));
-        at += static_cast<size_t>(w);
-      }
-      tail.sync();
-      tail.close();
-      return;
+  const bool aligned = reinterpret_cast<uintptr_t>(data) % kPage == 0 && body > 0;
+  std::unique_ptr<WritableFile> file = fs.create(path, CreateOptions{.direct = aligned});
+  size_t at = 0;
+  if (file->direct()) {
+    for (; at < body;) {
+      const size_t n = std::min(pacer.piece(kDirectPiece), body - at);
+      file->append(data + at, n);
+      at += n;
+      pacer.wrote(n);
     }
-    if (errno != EINVAL) raise_errno(errno, "create " + path);
+    // O_DIRECT takes whole pages only: the tail goes through the page cache
+    // of a second descriptor (the fsync below covers both: it is per file).
+    file->close();
+    file = fs.open_append(path);
   }
-  File file = File::create(path);
-  for (size_t at = 0; at < bytes;) {
+  while (at < bytes) {
     const size_t n = std::min(pacer.piece(bytes), bytes - at);
-    ssize_t w = ::pwrite(file.fd(), data + at, n, static_cast<off_t>(at));
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) raise_errno(errno, fmt::format("write {} at offset {}", path, at));
-    at += static_cast<size_t>(w);
-    pacer.wrote(static_cast<size_t>(w));
+    file->append(data + at, n);
+    at += n;
+    pacer.wrote(n);
   }
-  file.sync();
-  file.close();
+  file->sync();
+  file->close();
+}
+
+void write_file_durably(const std::string& path, const unsigned char* data, size_t bytes,
+                        uint64_t bytes_per_second) {
+  write_file_durably(posix_file_system(), path, data, bytes, bytes_per_second);
+}
+
+void write_file_durably(FileSystem& fs, const std::string& path, const std::string& text) {
+  std::unique_ptr<WritableFile> file = fs.create(path, CreateOptions{});
+  file->append(text.data(), text.size());
+  file->sync();
+  file->close();
+}
+
+void write_file_durably(const std::string& path, const std::string& text) {
+  write_file_durably(posix_file_system(), path, text);
+}
+
+void replace_file_atomically(FileSystem& fs, const std::string& path, const std::string& tmp_path,
+                             const std::string& text) {
+  // The content must be durable before the rename makes it visible, or a
+  // crash could leave `path` naming an empty file.
+  write_file_durably(fs, tmp_path, text);
+  fs.rename(tmp_path, path);
+  // Without it a power loss could undo the rename after the caller went on.
+  fs.sync_dir(parent_dir(path));
 }
 
 void replace_file_atomically(const std::string& path, const std::string& tmp_path, const std::string& text) {
-  // The content must be durable before the rename makes it visible, or a
-  // crash could leave `path` naming an empty file.
-  write_file_durably(tmp_path, text);
-  if (::rename(tmp_path.c_str(), path.c_str()) != 0) raise_errno(errno, "rename " + tmp_path + " to " + path);
-  sync_dir(std::filesystem::path(path).parent_path().string());
+  replace_file_atomically(posix_file_system(), path, tmp_path, text);
+}
+
+std::string parent_dir(const std::string& path) {
+  std::string trimmed = path;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+  std::string parent = std::filesystem::path(trimmed).parent_path().string();
+  return parent.empty() ? "." : parent;
 }
 
 std::string read_text_file(const std::string& path) {
@@ -203,9 +206,11 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
-void make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) raise_errno(errno, "mkdir " + path);
+bool make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) == 0) return true;
+  if (errno != EEXIST) raise_errno(errno, "mkdir " + path);
   if (!is_directory(path)) raise(ErrorCode::Io, "mkdir {}: exists and is not a directory", path);
+  return false;
 }
 
 void remove_tree(const std::string& path) {
@@ -235,6 +240,13 @@ bool path_exists(const std::string& path) {
 bool is_directory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// glibc's renameat2 wrapper is not in every version Myriad builds with.
+void exchange_paths(const std::string& a, const std::string& b) {
+  if (::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) != 0) {
+    raise_errno(errno, "exchange " + a + " and " + b);
+  }
 }
 
 }  // namespace myriad::checkpoint

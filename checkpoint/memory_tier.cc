@@ -25,14 +25,6 @@ std::string join(const std::string& dir, std::string_view name) {
   return dir + "/" + std::string(name);
 }
 
-void unlink_if_present(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) raise_errno(errno, "remove " + path);
-}
-
-void rename_path(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) raise_errno(errno, "rename " + from + " to " + to);
-}
-
 bool same_file(int fd, const std::string& path) {
   struct stat a {};
   struct stat b {};
@@ -42,11 +34,11 @@ bool same_file(int fd, const std::string& path) {
 
 // Removes a step directory once no rank file is left in it (ranks of a node
 // share step directories; the last one out removes the manifest with it).
-void tidy(const std::string& dir) {
-  for (const std::string& name : list_dir(dir)) {
+void tidy(FileSystem& fs, const std::string& dir) {
+  for (const std::string& name : fs.list_dir(dir)) {
     if (name.starts_with("rank-")) return;
   }
-  remove_tree(dir);
+  fs.remove_tree(dir);
 }
 
 // Makes room for step `step`'s file `name` in `area` (the own or the replica
@@ -54,25 +46,25 @@ void tidy(const std::string& dir) {
 // the oldest beyond them is renamed to `target` (unless `target` exists) so
 // that its pages are reused, the rest are removed. Returns the path that was
 // renamed, or "".
-std::string recycle(const std::string& area, uint64_t step, const std::string& name, int keep,
+std::string recycle(FileSystem& fs, const std::string& area, uint64_t step, const std::string& name, int keep,
                     const std::string& target) {
   std::vector<uint64_t> steps;
-  for (const std::string& entry : list_dir(area)) {
+  for (const std::string& entry : fs.list_dir(area)) {
     auto s = parse_step_dir_name(entry);
-    if (s && *s != step && path_exists(join(join(area, entry), name))) steps.push_back(*s);
+    if (s && *s != step && fs.exists(join(join(area, entry), name))) steps.push_back(*s);
   }
   std::sort(steps.rbegin(), steps.rend());
   std::string reused;
   for (size_t i = static_cast<size_t>(std::max(keep - 1, 0)); i < steps.size(); ++i) {
     const std::string dir = join(area, step_dir_name(steps[i]));
     const std::string path = join(dir, name);
-    if (i + 1 == steps.size() && !path_exists(target)) {
-      rename_path(path, target);
+    if (i + 1 == steps.size() && !fs.exists(target)) {
+      fs.rename(path, target);
       reused = path;
     } else {
-      unlink_if_present(path);
+      fs.remove_file(path);
     }
-    tidy(dir);
+    tidy(fs, dir);
   }
   return reused;
 }
@@ -143,17 +135,17 @@ MemoryUsage memory_usage(const std::string& snapshot_dir) {
   return usage;
 }
 
-MemoryTier::MemoryTier(std::string root, int keep, int rank)
-    : root_(std::move(root)), keep_(std::max(keep, 1)), rank_(rank) {}
+MemoryTier::MemoryTier(std::string root, int keep, int rank, FileSystem& fs)
+    : root_(std::move(root)), keep_(std::max(keep, 1)), rank_(rank), fs_(&fs) {}
 
 SnapshotBuffer MemoryTier::snapshot_buffer(uint64_t step, size_t bytes) {
-  make_dir(root_);
+  fs_->make_dir(root_);
   const std::string dir = memory_step_dir(root_, step);
-  make_dir(dir);
+  fs_->make_dir(dir);
   // Saving a step again: its old manifest must not describe the new bytes.
-  unlink_if_present(join(dir, kManifestName));
+  fs_->remove_file(join(dir, kManifestName));
   const std::string target = join(dir, rank_file_name(rank_));
-  const std::string reused = recycle(root_, step, rank_file_name(rank_), keep_, target);
+  const std::string reused = recycle(*fs_, root_, step, rank_file_name(rank_), keep_, target);
   // Still mapped from an earlier save: its pages are in this process's page
   // table already, so the copy takes no page fault at all.
   auto it = mappings_.find(reused.empty() ? target : reused);
@@ -187,26 +179,26 @@ void MemoryTier::adopt(SnapshotBuffer buffer) {
 }
 
 void MemoryTier::write_manifest(uint64_t step, const std::string& text) {
-  make_dir(root_);
+  fs_->make_dir(root_);
   const std::string dir = memory_step_dir(root_, step);
-  make_dir(dir);
+  fs_->make_dir(dir);
   // Temp then rename: a worker killed in the middle leaves no partial
   // manifest, which would make the step look usable. Each rank of the node
   // writes the same text under its own temporary name.
   replace_file_atomically(
-      join(dir, kManifestName),
+      *fs_, join(dir, kManifestName),
       join(dir, std::string(kManifestName) + std::string(kTmpMarker) + fmt::format("rank-{}", rank_)), text);
 }
 
 SnapshotBuffer MemoryTier::replica_buffer(uint64_t step, int source, size_t bytes) {
   const std::string area = join(root_, kReplicasName);
-  make_dir(root_);
-  make_dir(area);
+  fs_->make_dir(root_);
+  fs_->make_dir(area);
   const std::string dir = replica_step_dir(root_, step);
-  make_dir(dir);
+  fs_->make_dir(dir);
   const std::string name = rank_file_name(source);
   const std::string tmp = join(dir, name + std::string(kReceivingMarker));
-  recycle(area, step, name, keep_, tmp);
+  recycle(*fs_, area, step, name, keep_, tmp);
   const int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) raise_errno(errno, "create " + tmp);
   try {
@@ -219,7 +211,7 @@ SnapshotBuffer MemoryTier::replica_buffer(uint64_t step, int source, size_t byte
 
 void MemoryTier::publish_replica(uint64_t step, int source, SnapshotBuffer buffer) {
   // Renamed only once every byte arrived: a replica file is whole or absent.
-  rename_path(buffer.path(), join(replica_step_dir(root_, step), rank_file_name(source)));
+  fs_->rename(buffer.path(), join(replica_step_dir(root_, step), rank_file_name(source)));
 }
 
 }  // namespace myriad::checkpoint

@@ -18,6 +18,10 @@
 // the same step and rank are written by one rank only; ranks of a node share
 // step directories and remove them once empty.
 //
+// File operations on names (mkdir, rename, removal, the manifest) go through
+// the FileSystem given (the Checkpointer's); a snapshot file is created and
+// mapped with plain POSIX calls, because a mapping needs a descriptor.
+//
 // Thread-safety: snapshot_buffer() and adopt() are for the caller's thread;
 // write_manifest(), replica_buffer() and publish_replica() for the persist
 // thread (they touch other files). Errors are Error(Io) naming the path; a
@@ -31,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/file_system.h"
 #include "checkpoint/snapshot.h"
 #include "runtime/config.h"
 
@@ -61,7 +66,7 @@ MemoryUsage memory_usage(const std::string& snapshot_dir);
 
 class MemoryTier {
  public:
-  MemoryTier(std::string root, int keep, int rank);
+  MemoryTier(std::string root, int keep, int rank, FileSystem& fs = posix_file_system());
   const std::string& root() const { return root_; }
   int keep() const { return keep_; }
 
@@ -84,6 +89,7 @@ class MemoryTier {
   std::string root_;
   int keep_;
   int rank_;
+  FileSystem* fs_;                                  // not owned: outlives the tier
   std::map<std::string, SnapshotBuffer> mappings_;  // by the path of the file they map
 };
 

@@ -49,19 +49,29 @@ std::optional<Manifest> memory_manifest(const std::string& snapshot_dir, uint64_
 }  // namespace
 
 std::vector<uint64_t> list_steps(const std::string& dir) {
+  return list_steps(posix_file_system(), dir);
+}
+
+std::vector<uint64_t> list_steps(FileSystem& fs, const std::string& dir) {
   std::vector<uint64_t> steps;
-  if (!is_directory(dir)) return steps;
-  for (const std::string& name : list_dir(dir)) {
-    if (auto step = parse_step_dir_name(name); step && is_directory(dir + "/" + name)) steps.push_back(*step);
+  if (!fs.is_directory(dir)) return steps;
+  for (const std::string& name : fs.list_dir(dir)) {
+    if (auto step = parse_step_dir_name(name); step && fs.is_directory(dir + "/" + name)) {
+      steps.push_back(*step);
+    }
   }
   std::sort(steps.begin(), steps.end());
   return steps;
 }
 
 std::optional<uint64_t> read_latest_pointer(const std::string& dir) {
+  return read_latest_pointer(posix_file_system(), dir);
+}
+
+std::optional<uint64_t> read_latest_pointer(FileSystem& fs, const std::string& dir) {
   const std::string path = dir + "/" + std::string(kLatestName);
-  if (!path_exists(path)) return std::nullopt;
-  std::string text = read_text_file(path);
+  if (!fs.exists(path)) return std::nullopt;
+  std::string text = fs.read_file(path);
   if (!text.empty() && text.back() == '\n') text.pop_back();
   auto step = parse_step_dir_name(text);
   if (!step) raise(ErrorCode::Corruption, "{}: does not name a step ('{}')", path, text.substr(0, 64));

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "checkpoint/file_system.h"
 #include "checkpoint/manifest.h"
 #include "checkpoint/state.h"
 
@@ -39,6 +40,10 @@ std::vector<uint64_t> list_steps(const std::string& dir);
 // The step `latest` names; nullopt when there is no `latest`. A malformed
 // pointer is Error(Corruption).
 std::optional<uint64_t> read_latest_pointer(const std::string& dir);
+// The same through `fs` (a save's retention looks names up through its
+// FileSystem); the forms above use the POSIX one.
+std::vector<uint64_t> list_steps(FileSystem& fs, const std::string& dir);
+std::optional<uint64_t> read_latest_pointer(FileSystem& fs, const std::string& dir);
 // The step a load without an explicit step uses: `latest`, or the newest
 // committed step when there is no pointer; nullopt when there is none.
 std::optional<uint64_t> latest_step(const std::string& dir);

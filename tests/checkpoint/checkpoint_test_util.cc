@@ -42,4 +42,45 @@ std::string load_and_compare(const std::string& dir, const std::vector<TensorSpe
   return owned.mismatch(expect_step);
 }
 
+std::string check_after_power_loss(const std::string& dir, const std::optional<SavedStep>& previous,
+                                   const SavedStep& next, bool save_done) {
+  try {
+    std::optional<uint64_t> latest = checkpoint::latest_step(dir);
+    if (!latest) {
+      if (previous || save_done) return "no checkpoint left";
+    } else {
+      std::vector<const SavedStep*> allowed{&next};
+      if (previous && !save_done) allowed.push_back(&*previous);
+      std::string why;
+      bool loaded = false;
+      for (const SavedStep* s : allowed) {
+        if (s->step != *latest) continue;
+        std::string problem;
+        try {
+          problem = load_and_compare(dir, s->specs, std::nullopt, s->step);
+        } catch (const Error& e) {
+          problem = e.what();
+        }
+        if (problem.empty()) {
+          loaded = true;
+          break;
+        }
+        why += fmt::format(" [as the {} save: {}]", s == &next ? "new" : "previous", problem);
+      }
+      if (!loaded) {
+        return why.empty() ? fmt::format("the newest step is {}, expected {}{}", *latest, next.step,
+                                         previous && !save_done ? fmt::format(" or {}", previous->step) : "")
+                           : fmt::format("step {} does not load{}", *latest, why);
+      }
+    }
+    for (uint64_t step : checkpoint::list_steps(dir)) {
+      checkpoint::VerifyResult v = checkpoint::verify_step(dir, step);
+      if (!v.ok()) return fmt::format("committed step {} is damaged: {}", step, v.problems[0]);
+    }
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 }  // namespace myriad::test

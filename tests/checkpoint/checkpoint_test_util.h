@@ -33,4 +33,17 @@ WorldResult save_steps(const std::string& dir, int n, const std::vector<TensorSp
 std::string load_and_compare(const std::string& dir, const std::vector<TensorSpec>& specs,
                              std::optional<uint64_t> step, uint64_t expect_step);
 
+// A step a test saved: its number and the specs its state had.
+struct SavedStep {
+  uint64_t step = 0;
+  std::vector<TensorSpec> specs;
+};
+// The check after a simulated power loss during the save of `next` into
+// `dir`: "" when the newest committed step (latest_step) loads and matches,
+// and is `next` or — unless `save_done` (the save had returned) — the
+// `previous` newest one (none: no checkpoint is fine too), and every
+// committed step verifies; else what is wrong.
+std::string check_after_power_loss(const std::string& dir, const std::optional<SavedStep>& previous,
+                                   const SavedStep& next, bool save_done);
+
 }  // namespace myriad::test
