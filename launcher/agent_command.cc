@@ -31,7 +31,7 @@ struct AgentFlags {
   std::string node_id;
   std::string log_dir;
   std::string events;
-  std::string grace_period = "5s";
+  std::string grace_period = duration_flag(elastic::kDefaultGracePeriod);
   bool tag_output = true;
   std::vector<std::string> envs;
   std::vector<std::string> command;
@@ -58,17 +58,18 @@ int run_agent_command(const AgentFlags& flags) {
   }
   options.store = parse_host_port(endpoint, "--rdzv-endpoint");
   options.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
-  options.rdzv_id = flags.elastic.rdzv_id;
+  elastic::AgentOptions& node = options.elastic;
+  node.rdzv_id = flags.elastic.rdzv_id;
   options.run_id = config::get_string(env, "MYRIAD_RUN_ID").value_or(flags.elastic.rdzv_id);
   if (options.run_id.empty()) options.run_id = make_run_id();
   // Emulated Slurm nodes share one host name; SLURMD_NODENAME tells them apart.
-  options.node_id = !flags.node_id.empty() ? flags.node_id
-                                           : config::get_string(env, "SLURMD_NODENAME").value_or(host_name());
-  std::tie(options.min_nodes, options.max_nodes) = parse_nnodes(flags.elastic.nnodes);
-  options.nproc_per_node = parse_nproc_per_node(flags.nproc_per_node);
-  if (options.nproc_per_node > kMaxRanksPerNode) {
+  node.node_id = !flags.node_id.empty() ? flags.node_id
+                                        : config::get_string(env, "SLURMD_NODENAME").value_or(host_name());
+  std::tie(node.min_nodes, node.max_nodes) = parse_nnodes(flags.elastic.nnodes);
+  node.nproc_per_node = parse_nproc_per_node(flags.nproc_per_node);
+  if (node.nproc_per_node > kMaxRanksPerNode) {
     raise(ErrorCode::InvalidArgument, "--nproc-per-node {} is out of range: accepted values are 1 to {}",
-          options.nproc_per_node, kMaxRanksPerNode);
+          node.nproc_per_node, kMaxRanksPerNode);
   }
   const TorchrunFlags& torchrun = flags.elastic.torchrun;
   check_torchrun_flags(torchrun);
@@ -76,16 +77,16 @@ int run_agent_command(const AgentFlags& flags) {
   if (flags.elastic.max_restarts < 0) {
     raise(ErrorCode::InvalidArgument, "--max-restarts {} must not be negative", flags.elastic.max_restarts);
   }
-  options.max_restarts = flags.elastic.max_restarts;
+  node.max_restarts = flags.elastic.max_restarts;
   ElasticTimes times = elastic_times(flags.elastic);
-  options.monitor_interval = times.monitor_interval;
-  options.heartbeat_timeout = times.heartbeat_timeout;
-  options.join_timeout = times.join_timeout;
-  options.cooldown = times.node_cooldown;
-  options.last_call = times.last_call;
-  options.grace_period = config::parse_duration(flags.grace_period, "--grace-period");
+  node.monitor_interval = times.monitor_interval;
+  node.heartbeat_timeout = times.heartbeat_timeout;
+  node.join_timeout = times.join_timeout;
+  node.cooldown = times.node_cooldown;
+  node.last_call = times.last_call;
+  node.grace_period = config::parse_duration(flags.grace_period, "--grace-period");
+  node.events_path = flags.events;
   options.log_dir = flags.log_dir;
-  options.events_path = flags.events;
   options.tag_output = flags.tag_output;
   options.argv = program_argv(
       flags.command, env,
@@ -125,7 +126,7 @@ root-cause rank's code).)");
   agent
       ->add_option("--grace-period", flags->grace_period,
                    "After SIGTERM, how long workers get before SIGKILL")
-      ->default_str("5s");
+      ->default_str(duration_flag(elastic::kDefaultGracePeriod));
   agent->add_flag("--tag-output,!--no-tag-output", flags->tag_output, "Prefix output lines with '[rank N] '");
   agent->add_option("--env", flags->envs, "Set VAR=VALUE in every worker (repeatable)")
       ->expected(1)

@@ -104,16 +104,16 @@ std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
   EnvVars shared = job_variables(job);
   EnvVars master = master_variables(launch.master);
   shared.insert(shared.end(), master.begin(), master.end());
-  std::string rdzv_id = options.rdzv_id.empty() ? options.run_id : options.rdzv_id;
+  std::string rdzv_id = options.elastic.rdzv_id.empty() ? options.run_id : options.elastic.rdzv_id;
   EnvVars elastic_vars{
-      {"MYRIAD_NODE_ID", options.node_id},
+      {"MYRIAD_NODE_ID", options.elastic.node_id},
       {"MYRIAD_SNAPSHOT_DIR", launch.files->snapshot_dir},
       {"MYRIAD_HEARTBEAT_FILE", launch.files->heartbeat},
       {"GROUP_WORLD_SIZE", std::to_string(round.members.size())},
       {"ROLE_NAME", options.role},
       {"ROLE_WORLD_SIZE", std::to_string(round.world_size)},
       {"TORCHELASTIC_RESTART_COUNT", std::to_string(launch.failures)},
-      {"TORCHELASTIC_MAX_RESTARTS", std::to_string(options.max_restarts)},
+      {"TORCHELASTIC_MAX_RESTARTS", std::to_string(options.elastic.max_restarts)},
       {"TORCHELASTIC_RUN_ID", rdzv_id},
       {"TORCHELASTIC_SIGNALS_TO_HANDLE", options.signals_to_handle},
   };
@@ -129,13 +129,13 @@ std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
   StreamSpec tee = parse_stream_spec(options.tee, "--tee");
   std::optional<std::set<int>> shown = parse_local_ranks_filter(options.local_ranks_filter);
   std::vector<ChildSpec> children;
-  for (int local = 0; local < options.nproc_per_node; ++local) {
+  for (int local = 0; local < options.elastic.nproc_per_node; ++local) {
     int rank = round.rank_offset + local;
     EnvVars vars = shared;
     EnvVars place = rank_variables(RankPlace{.rank = rank,
                                              .world_size = round.world_size,
                                              .local_rank = local,
-                                             .local_world_size = options.nproc_per_node,
+                                             .local_world_size = options.elastic.nproc_per_node,
                                              .group_rank = round.group_rank});
     vars.insert(vars.end(), place.begin(), place.end());
     vars.emplace_back("ROLE_RANK", std::to_string(rank));
@@ -186,7 +186,7 @@ json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
   HeartbeatSlot beat = heartbeats.read(local);
   json failure{{"cause", exit.signal != 0 ? "signal" : "exit"},
                {"rank", rank},
-               {"node", launch.options->node_id},
+               {"node", launch.options->elastic.node_id},
                {"pid", exit.pid},
                {"code", exit.code},
                {"signal", exit.signal},
@@ -196,8 +196,8 @@ json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
                {"fault_t", std::chrono::duration<double>(exit.when.time_since_epoch()).count()}};
   json error = read_error_file(error_file_path(launch, local));
   if (!error.is_null()) failure["error"] = error;
-  std::string summary =
-      fmt::format("rank {} (pid {}) on {} {}", rank, exit.pid, launch.options->node_id, exit.description);
+  std::string summary = fmt::format("rank {} (pid {}) on {} {}", rank, exit.pid,
+                                    launch.options->elastic.node_id, exit.description);
   if (!error.is_null() && !error.value("message", "").empty()) {
     summary += ": " + error.value("message", "");
   } else if (exit.signal == 0 &&
@@ -206,20 +206,6 @@ json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
   }
   failure["summary"] = summary;
   return failure;
-}
-
-bool same_failure(const json& a, const json& b) {
-  auto text = [](const json& f) {
-    if (f.contains("error") && f["error"].is_object()) return f["error"].value("message", "");
-    if (f.contains("stderr_tail") && f["stderr_tail"].is_array() && !f["stderr_tail"].empty()) {
-      return f["stderr_tail"].back().get<std::string>();
-    }
-    return std::string();
-  };
-  if (a.value("cause", "") != "exit" || b.value("cause", "") != "exit") return false;
-  // Not the rank: when every rank raises, which one is reported first is a race.
-  return a.value("code", -1) == b.value("code", -1) && text(a) == text(b) &&
-         a.value("step", json(nullptr)) == b.value("step", json(nullptr));
 }
 
 }  // namespace myriad::launcher

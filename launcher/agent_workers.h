@@ -18,9 +18,8 @@
 // rendezvous publishes as a round's failure: rank, node, pid, exit code or
 // signal, the last lines of its stderr, the Python traceback its error file
 // holds (torchrun's TORCHELASTIC_ERROR_FILE format), and its last reported
-// step. same_failure() says whether two such records are the same fault
-// repeating (the same exit code, error text and step; never a signal, a hang
-// or a lost node, which come from outside the script).
+// step (the record elastic/workers.h specifies; the restart policy compares
+// two with elastic::same_failure()).
 //
 // Pure functions apart from make_worker_files() (creates directories) and
 // describe_worker_failure() (reads the error file); thread-safe.
@@ -72,6 +71,5 @@ std::string error_file_path(const WorkerLaunch& launch, int local_rank);
 
 nlohmann::json describe_worker_failure(const WorkerLaunch& launch, const ChildExit& exit,
                                        const HeartbeatTable& heartbeats);
-bool same_failure(const nlohmann::json& a, const nlohmann::json& b);
 
 }  // namespace myriad::launcher

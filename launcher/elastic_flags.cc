@@ -2,7 +2,6 @@
 
 #include <charconv>
 
-#include "launcher/agent.h"
 #include "runtime/config.h"
 #include "runtime/error.h"
 
@@ -22,6 +21,11 @@ int parse_count(std::string_view text, const std::string& whole) {
 
 }  // namespace
 
+std::string duration_flag(std::chrono::milliseconds d) {
+  if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
+  return fmt::format("{}ms", d.count());
+}
+
 void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
   app.add_option("--nnodes", flags.nnodes,
                  "Nodes: N, or MIN:MAX for an elastic job (the local engine starts MAX emulated nodes)")
@@ -38,23 +42,28 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
   app.add_option("--monitor-interval", flags.monitor_interval,
                  "How often an agent checks its peers, leases and heartbeats")
       ->envname("PET_MONITOR_INTERVAL")
-      ->default_str("100ms");
+      ->default_str(duration_flag(elastic::kDefaultMonitorInterval));
   app.add_option("--heartbeat-timeout", flags.heartbeat_timeout,
-                 "A rank whose last heartbeat is older than this is hung (default: MYRIAD_HEARTBEAT_TIMEOUT, "
-                 "else 60s)")
+                 fmt::format("A rank whose last heartbeat is older than this is hung (default: "
+                             "MYRIAD_HEARTBEAT_TIMEOUT, else {})",
+                             duration_flag(elastic::kDefaultHeartbeatTimeout)))
       ->envname("PET_HEARTBEAT_TIMEOUT");
   app.add_option("--join-timeout", flags.join_timeout, "How long a round waits for MIN nodes")
       ->envname("PET_JOIN_TIMEOUT")
-      ->default_str("600s");
-  app.add_option("--last-call", flags.last_call,
-                 "Once MIN nodes have joined, how long a round waits without a new arrival before it closes "
-                 "(extended by each arrival, 30s at most)")
+      ->default_str(duration_flag(elastic::kDefaultJoinTimeout));
+  app.add_option(
+         "--last-call", flags.last_call,
+         fmt::format("Once MIN nodes have joined, how long a round waits without a new arrival before it "
+                     "closes (extended by each arrival, {} at most)",
+                     duration_flag(elastic::kDefaultMaxLastCall)))
       ->envname("PET_LAST_CALL")
-      ->default_str("500ms");
-  app.add_option("--node-cooldown", flags.node_cooldown,
-                 "A node whose ranks failed twice sits out this long before rejoining (doubling with each "
-                 "further failure)")
-      ->default_str("10s");
+      ->default_str(duration_flag(elastic::kDefaultLastCall));
+  app.add_option(
+         "--node-cooldown", flags.node_cooldown,
+         fmt::format("A node whose ranks failed {} times sits out this long before rejoining (doubling "
+                     "with each further failure, at most {} times)",
+                     elastic::kDefaultCooldownAfterFailures, elastic::kDefaultMaxCooldownDoublings))
+      ->default_str(duration_flag(elastic::kDefaultNodeCooldown));
   app.add_option("--preload", flags.preload,
                  "Python ranks: keep a process per node that has imported MODULES (comma-separated, e.g. "
                  "torch) and fork restarted ranks from it instead of starting Python again");
@@ -83,10 +92,10 @@ ElasticTimes elastic_times(const ElasticFlags& flags) {
   if (times.monitor_interval.count() <= 0) {
     raise(ErrorCode::InvalidArgument, "--monitor-interval '{}' must be more than 0", flags.monitor_interval);
   }
-  times.heartbeat_timeout =
-      flags.heartbeat_timeout.empty()
-          ? config::get_duration(Env::process(), "MYRIAD_HEARTBEAT_TIMEOUT", kDefaultHeartbeatTimeout)
-          : config::parse_duration(flags.heartbeat_timeout, "--heartbeat-timeout");
+  times.heartbeat_timeout = flags.heartbeat_timeout.empty()
+                                ? config::get_duration(Env::process(), "MYRIAD_HEARTBEAT_TIMEOUT",
+                                                       elastic::kDefaultHeartbeatTimeout)
+                                : config::parse_duration(flags.heartbeat_timeout, "--heartbeat-timeout");
   times.join_timeout = config::parse_duration(flags.join_timeout, "--join-timeout");
   times.node_cooldown = config::parse_duration(flags.node_cooldown, "--node-cooldown");
   times.last_call = config::parse_duration(flags.last_call, "--last-call");

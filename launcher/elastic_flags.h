@@ -7,6 +7,10 @@
 // add_elastic_flags() registers them on a CLI11 subcommand;
 // parse_nnodes() reads "N" or "MIN:MAX". Errors are Error(InvalidArgument)
 // naming the flag and the value. Thread-safe (pure).
+//
+// Defaults are the elastic service's named constants (elastic/agent.h,
+// elastic/rendezvous.h, elastic/restart_policy.h, elastic/workers.h),
+// spelled as flag text by duration_flag(): never written again here.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -15,20 +19,24 @@
 #include <string>
 #include <utility>
 
+#include "elastic/agent.h"
 #include "launcher/torchrun_flags.h"
 
 namespace myriad::launcher {
+
+// A default duration as a flag's text: "600s", "500ms" (parse_duration reads it back exactly).
+std::string duration_flag(std::chrono::milliseconds d);
 
 struct ElasticFlags {
   std::string nnodes;  // "N" or "MIN:MAX"; empty: 1
   int max_restarts = 0;
   std::string rdzv_endpoint;  // HOST:PORT; empty: the embedded store on a free port
   std::string rdzv_id;
-  std::string monitor_interval = "100ms";
-  std::string heartbeat_timeout;  // empty: MYRIAD_HEARTBEAT_TIMEOUT, else 60s
-  std::string join_timeout = "600s";
-  std::string node_cooldown = "10s";
-  std::string last_call = "500ms";
+  std::string monitor_interval = duration_flag(elastic::kDefaultMonitorInterval);
+  std::string heartbeat_timeout;  // empty: MYRIAD_HEARTBEAT_TIMEOUT, else elastic::kDefaultHeartbeatTimeout
+  std::string join_timeout = duration_flag(elastic::kDefaultJoinTimeout);
+  std::string node_cooldown = duration_flag(elastic::kDefaultNodeCooldown);
+  std::string last_call = duration_flag(elastic::kDefaultLastCall);
   std::string preload;  // MODULES for the ranks' fork server (zygote.h); empty: none
   bool standalone = false;
   TorchrunFlags torchrun;  // the rest of torchrun's flags

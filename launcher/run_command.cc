@@ -75,21 +75,22 @@ int join_job(const RunPlan& plan) {
         "to the same value on every node",
         plan.rdzv_endpoint.to_string());
   }
-  agent.rdzv_id = plan.rdzv_id;
+  elastic::AgentOptions& node = agent.elastic;
+  node.rdzv_id = plan.rdzv_id;
   agent.run_id = config::get_string(env, "MYRIAD_RUN_ID").value_or(plan.rdzv_id);
   if (agent.run_id.empty()) agent.run_id = make_run_id();
-  agent.node_id = config::get_string(env, "MYRIAD_NODE_ID")
-                      .value_or(config::get_string(env, "SLURMD_NODENAME").value_or(host_name()));
-  agent.min_nodes = plan.min_nodes;
-  agent.max_nodes = plan.max_nodes;
-  agent.nproc_per_node = plan.nproc_per_node;
-  agent.max_restarts = plan.max_restarts;
-  agent.monitor_interval = plan.elastic_times.monitor_interval;
-  agent.heartbeat_timeout = plan.elastic_times.heartbeat_timeout;
-  agent.join_timeout = plan.elastic_times.join_timeout;
-  agent.last_call = plan.elastic_times.last_call;
-  agent.cooldown = plan.elastic_times.node_cooldown;
-  agent.grace_period = plan.supervision.grace_period;
+  node.node_id = config::get_string(env, "MYRIAD_NODE_ID")
+                     .value_or(config::get_string(env, "SLURMD_NODENAME").value_or(host_name()));
+  node.min_nodes = plan.min_nodes;
+  node.max_nodes = plan.max_nodes;
+  node.nproc_per_node = plan.nproc_per_node;
+  node.max_restarts = plan.max_restarts;
+  node.monitor_interval = plan.elastic_times.monitor_interval;
+  node.heartbeat_timeout = plan.elastic_times.heartbeat_timeout;
+  node.join_timeout = plan.elastic_times.join_timeout;
+  node.last_call = plan.elastic_times.last_call;
+  node.cooldown = plan.elastic_times.node_cooldown;
+  node.grace_period = plan.supervision.grace_period;
   agent.log_dir = plan.log_dir;
   agent.tag_output = plan.tag_output;
   agent.program_path = plan.program_path;
@@ -179,7 +180,7 @@ CommandMain add_run_command(CLI::App& app) {
       ->default_str("0");
   run->add_option("--grace-period", options->grace_period,
                   "After SIGTERM, how long ranks get to exit before SIGKILL")
-      ->default_str("5s");
+      ->default_str(duration_flag(elastic::kDefaultGracePeriod));
   run->add_option("-x", options->exports,
                   "Export VAR from this environment, or set VAR=VALUE, in every rank (repeatable)")
       ->expected(1)

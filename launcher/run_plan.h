@@ -47,9 +47,10 @@ struct RunOptions {
   std::string log_dir;                // --log-dir
   bool tag_output = true;             // --tag-output / --no-tag-output
   std::string timeout = "0";          // --timeout, a duration; 0: none
-  std::string grace_period = "5s";    // --grace-period
   std::vector<std::string> exports;   // -x VAR or VAR=VALUE
   std::vector<std::string> envs;      // --env VAR=VALUE
+  // --grace-period
+  std::string grace_period = duration_flag(elastic::kDefaultGracePeriod);
   bool dry_run = false;
   std::string master_addr;  // --master-addr: the address ranks use to reach the store
   int master_port = 0;      // --master-port; 0: a free port

@@ -49,12 +49,12 @@
 
 #include <fmt/format.h>
 
+#include "elastic/workers.h"
 #include "launcher/spawn.h"
 #include "launcher/unique_fd.h"
 
 namespace myriad::launcher {
 
-inline constexpr std::chrono::milliseconds kDefaultGracePeriod{5000};
 // `timeout` and GNU coreutils' timeout(1) exit with 124 when time runs out; scripts test for it.
 inline constexpr int kTimeoutExitCode = 124;
 // What run() returns when the monitor stopped the job (the caller knows why).
@@ -94,7 +94,7 @@ struct ChildExit {
 
 struct SupervisorOptions {
   std::chrono::milliseconds timeout{0};  // 0: no limit
-  std::chrono::milliseconds grace_period = kDefaultGracePeriod;
+  std::chrono::milliseconds grace_period = elastic::kDefaultGracePeriod;
   std::string name = "myriad run";  // prefix of the supervisor's own messages
   bool stop_on_failure = true;      // false: a failed child does not stop the others
   bool report_exits = true;         // false: a failed child is not reported on stderr (the caller does)
