@@ -1,42 +1,59 @@
 #include "collectives/backend.h"
 
+#include <dirent.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
+#include "collectives/backend_plugin.h"
 #include "collectives/native/native_backend.h"
-#include "myriad_config.h"
-#if MYRIAD_HAVE_MPI
-#include "collectives/mpi/mpi_backend.h"
-#endif
-#if MYRIAD_HAVE_CUDA
-#include "collectives/nccl/nccl_backend.h"
-#endif
+#include "collectives/plugin.h"
 
 namespace myriad {
 namespace {
 
+constexpr std::string_view kPluginPrefix = "libmyriad_backend_";
+constexpr std::string_view kPluginSuffix = ".so";
+
 struct Registry {
   std::mutex mutex;
   std::map<std::string, BackendFactory, std::less<>> factories;
+  // Held while a plugin loads and registers, apart from `mutex`, which the
+  // plugin's register_backend() call takes.
+  std::mutex loading;
 };
 
 Registry& registry() {
   static Registry* instance = [] {
     auto* r = new Registry();
-    // The backends built into this library. This is the one place that
-    // knows which optional backends were compiled in.
+    // The one backend built into this library; the others are plugins.
     r->factories.emplace("native", make_native_backend);
-#if MYRIAD_HAVE_MPI
-    r->factories.emplace("mpi", make_mpi_backend);
-#endif
-#if MYRIAD_HAVE_CUDA
-    r->factories.emplace("nccl", make_nccl_backend);
-#endif
     return r;
   }();
   return *instance;
+}
+
+bool registered(std::string_view name) {
+  Registry& r = registry();
+  std::lock_guard lock(r.mutex);
+  return r.factories.contains(name);
+}
+
+// A name that can only become a file name in the plugin directory.
+bool plausible_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+std::string available_backends() {
+  std::vector<std::string> names = backend_names();
+  for (const std::string& plugin : backend_plugin_names()) {
+    if (std::find(names.begin(), names.end(), plugin) == names.end()) names.push_back(plugin + " (plugin)");
+  }
+  return fmt::format("{}", fmt::join(names, ", "));
 }
 
 }  // namespace
@@ -57,17 +74,67 @@ std::vector<std::string> backend_names() {
   return names;
 }
 
+std::vector<std::string> backend_plugin_names() {
+  std::vector<std::string> names;
+  for (const std::string& dir : plugin_directories()) {
+    DIR* stream = ::opendir(dir.c_str());
+    if (stream == nullptr) continue;  // a listed directory that is absent holds no plugins
+    while (const dirent* entry = ::readdir(stream)) {
+      std::string_view file = entry->d_name;
+      if (!file.starts_with(kPluginPrefix) || !file.ends_with(kPluginSuffix)) continue;
+      std::string name(
+          file.substr(kPluginPrefix.size(), file.size() - kPluginPrefix.size() - kPluginSuffix.size()));
+      if (plausible_name(name) && std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(name);
+      }
+    }
+    ::closedir(stream);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void require_backend(std::string_view name) {
+  if (registered(name)) return;
+  if (!plausible_name(name)) {
+    raise(ErrorCode::InvalidArgument, "unknown backend '{}' (MYRIAD_BACKEND): backends are {}", name,
+          available_backends());
+  }
+  Registry& r = registry();
+  std::lock_guard loading(r.loading);
+  if (registered(name)) return;  // another thread loaded it meanwhile
+
+  std::string file = fmt::format("{}{}{}", kPluginPrefix, name, kPluginSuffix);
+  std::string what = fmt::format("backend '{}'", name);
+  Plugin plugin;
+  try {
+    plugin = open_plugin(file, what);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::InvalidArgument) throw;
+    raise(ErrorCode::InvalidArgument, "unknown backend '{}' (MYRIAD_BACKEND): backends are {}; {}", name,
+          available_backends(), e.message());
+  }
+  auto entry = reinterpret_cast<BackendPluginEntry>(plugin_symbol(plugin, kBackendPluginEntry, what));
+  if (const char* failure = entry(kBackendPluginAbi)) {
+    raise(ErrorCode::Unavailable, "{}: the plugin {} did not register: {}", what, plugin.path, failure);
+  }
+  if (!registered(name)) {
+    raise(ErrorCode::Unavailable, "{}: the plugin {} registered no backend of that name (it has: {})", what,
+          plugin.path, fmt::join(backend_names(), ", "));
+  }
+}
+
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendContext& context) {
+  try {
+    require_backend(name);
+  } catch (const Error& e) {
+    raise(e.code(), "rank {}: {}", context.rank, e.message());
+  }
   BackendFactory factory;
   {
     Registry& r = registry();
     std::lock_guard lock(r.mutex);
-    auto it = r.factories.find(name);
-    if (it != r.factories.end()) factory = it->second;
-  }
-  if (!factory) {
-    raise(ErrorCode::InvalidArgument, "rank {}: unknown backend '{}' (MYRIAD_BACKEND): this build has {}",
-          context.rank, name, fmt::join(backend_names(), ", "));
+    factory = r.factories.find(name)->second;
   }
   return factory(context);
 }

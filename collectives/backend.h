@@ -1,14 +1,19 @@
 // Backend: the engine behind a Communicator (native, mpi, nccl).
 //
 // Backends register by name; a Communicator picks one by argument or
-// MYRIAD_BACKEND. The Communicator validates arguments before calling a
-// backend (buffer sizes, roots, dtypes, devices), so a backend sees only
-// well-formed calls with counts in elements. Every call returns a Work at
-// once. An operation a backend does not implement fails its Work with
-// Error(NotSupported) naming the backend and the operation.
+// MYRIAD_BACKEND. The native backend is built into this library. The others
+// are plugins (backend_plugin.h), one shared library each, loaded the first
+// time a communicator asks for them: libmpi, NCCL and the CUDA runtime are
+// mapped only by a process that uses them. The Communicator validates
+// arguments before calling a backend (buffer sizes, roots, dtypes, devices),
+// so a backend sees only well-formed calls with counts in elements. Every
+// call returns a Work at once. An operation a backend does not implement
+// fails its Work with Error(NotSupported) naming the backend and the
+// operation.
 //
 // Thread-safety: calls on one backend are made in the communicator's call
 // order (the Communicator serializes them); abort() may come from any thread.
+// The registry functions below are safe from any thread.
 #pragma once
 
 #include <functional>
@@ -75,9 +80,20 @@ using BackendFactory = std::function<std::unique_ptr<Backend>(const BackendConte
 
 // Registers a backend by name; a duplicate name is Error(InvalidArgument).
 void register_backend(std::string_view name, BackendFactory factory);
-// Builds a backend; an unknown or not-built name is Error(InvalidArgument)
-// listing the available ones.
+// Makes `name` registered: a no-op when it is, else loads the plugin
+// libmyriad_backend_<name>.so (plugin.h: MYRIAD_PLUGIN_PATH, then the
+// directory of libmyriad_collectives) and lets it register. No such plugin
+// is Error(InvalidArgument) listing the backends there are; a plugin that
+// does not load (a missing libmpi, libnccl) or does not register is
+// Error(Unavailable). Every message names the backend, the file and the
+// loader's reason; a failed load can be retried (nothing is kept).
+void require_backend(std::string_view name);
+// Builds a backend, loading its plugin first if needed (require_backend's
+// errors, with the rank).
 std::unique_ptr<Backend> make_backend(std::string_view name, const BackendContext& context);
+// The backends registered now: the built-in ones and the plugins loaded.
 std::vector<std::string> backend_names();
+// The backend plugins present in the plugin directories, loaded or not.
+std::vector<std::string> backend_plugin_names();
 
 }  // namespace myriad

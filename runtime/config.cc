@@ -59,6 +59,9 @@ constexpr Variable kVariables[] = {
      "Python interpreter `myriad run` uses for a .py program."},
     {"MYRIAD_BACKEND", "choice", "native",
      "Backend of a communicator created without one: native, mpi or nccl (those built)."},
+    {"MYRIAD_PLUGIN_PATH", "string", "",
+     "Colon-separated directories searched first for plugins (libmyriad_backend_<name>.so, "
+     "libmyriad_bench_cuda.so); then the directory of libmyriad_collectives."},
     {"MYRIAD_ALGO", "string", "",
      "Algorithm per operation for the native backend, e.g. allreduce:ring,broadcast:tree."},
     {"MYRIAD_TUNING_FILE", "string", "",

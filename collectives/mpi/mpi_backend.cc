@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "collectives/backend_plugin.h"
 #include "collectives/mpi/mpi_types.h"
 #include "collectives/native/progress_thread.h"
 #include "collectives/validate.h"
@@ -430,3 +431,6 @@ std::unique_ptr<Backend> make_mpi_backend(const BackendContext& context) {
 }
 
 }  // namespace myriad
+
+// The plugin's entry point (libmyriad_backend_mpi.so; backend_plugin.h).
+MYRIAD_BACKEND_PLUGIN("mpi", myriad::make_mpi_backend)

@@ -1,6 +1,8 @@
 // The mpi backend: the collectives of the MPI library the job was started
 // with (ranks started by mpirun, directly or through
-// `myriad run --engine mpi`).
+// `myriad run --engine mpi`). Built as the plugin libmyriad_backend_mpi.so,
+// the only Myriad library that links libmpi, which the registry loads when
+// a communicator first asks for "mpi" (backend_plugin.h).
 //
 // MPI is initialized once per process, on a dedicated thread that makes
 // every MPI call of every mpi communicator (so MPI_THREAD_FUNNELED

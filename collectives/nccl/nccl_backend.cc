@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "collectives/backend_plugin.h"
 #include "collectives/validate.h"
 #include "runtime/logging.h"
 
@@ -363,3 +364,6 @@ std::unique_ptr<Backend> make_nccl_backend(const BackendContext& context) {
 }
 
 }  // namespace myriad
+
+// The plugin's entry point (libmyriad_backend_nccl.so; backend_plugin.h).
+MYRIAD_BACKEND_PLUGIN("nccl", myriad::make_nccl_backend)

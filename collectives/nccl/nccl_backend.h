@@ -1,4 +1,7 @@
-// The nccl backend: collectives on CUDA memory through NCCL.
+// The nccl backend: collectives on CUDA memory through NCCL. Built as the
+// plugin libmyriad_backend_nccl.so, the only Myriad library that links NCCL,
+// which the registry loads when a communicator first asks for "nccl"
+// (backend_plugin.h).
 //
 // Creation is collective: rank 0 makes the NCCL unique id and publishes it
 // through the communicator's store; every rank joins a non-blocking NCCL

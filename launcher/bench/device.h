@@ -1,8 +1,9 @@
 // CUDA device memory and copies for the GPU benchmarks (nccl collectives,
-// device copy bandwidth, GEMM). Implemented in device_cuda.cc when the
-// build has CUDA (the only file of `myriad bench` that includes CUDA's
-// headers), else by device_none.cc, where device_count() is 0 and every
-// other call is Error(Unavailable).
+// device copy bandwidth, GEMM). Implemented in device.cc over the plugin
+// libmyriad_bench_cuda.so (device_cuda.cc, the only file of `myriad bench`
+// that includes CUDA's headers), loaded on first use. Without the plugin (a
+// build without CUDA, or CUDA's libraries missing here) device_count() is 0
+// and every other call is Error(Unavailable) naming the reason.
 //
 // Thread-safety: as the CUDA runtime's; a DeviceBuffer is owned by one thread.
 #pragma once
