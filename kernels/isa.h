@@ -42,7 +42,7 @@ Isa best_isa();
 // nullptr or "", else the named level lowered to the best supported one at
 // or below it. Throws std::invalid_argument naming the variable and the
 // accepted values for any other text.
-Isa resolve_isa(const char* requested);
+Isa resolve_isa(const char* value);
 // The level the untyped lookups (reduce_function, scale_function, the casts)
 // use: resolve_isa(getenv(MYRIAD_KERNELS_ISA)), computed on first use.
 Isa active_isa();

@@ -8,15 +8,15 @@ namespace myriad {
 
 size_t dtype_size(DType dtype) {
   switch (dtype) {
-    case DType::F32: return 4;
-    case DType::F64: return 8;
-    case DType::F16: return 2;
-    case DType::BF16: return 2;
-    case DType::I8: return 1;
+    case DType::I8:
     case DType::U8: return 1;
-    case DType::I32: return 4;
-    case DType::I64: return 8;
+    case DType::F16:
+    case DType::BF16:
     case DType::I16: return 2;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F64:
+    case DType::I64: return 8;
   }
   MYRIAD_CHECK(false, "dtype {}", static_cast<int>(dtype));
 }

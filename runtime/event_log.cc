@@ -1,13 +1,13 @@
 #include "runtime/event_log.h"
 
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <optional>
 
@@ -55,7 +55,8 @@ void warn_once(const std::string& what) {
 double unix_seconds() {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec / 1000) / 1e6;
+  const long micros = ts.tv_nsec / 1000;  // whole microseconds, the resolution event lines carry
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(micros) / 1e6;
 }
 
 std::string event_line(const nlohmann::json& event, double t, long pid) {

@@ -45,7 +45,7 @@ namespace store_server {
 
 namespace proto = store_protocol;
 
-inline constexpr size_t kReadChunk = 64 * 1024;
+inline constexpr size_t kReadChunk = size_t{64} * 1024;
 inline constexpr uint64_t kListenId = 0;
 inline constexpr uint64_t kWakeId = 1;
 inline constexpr uint64_t kFirstClientId = 2;

@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <pthread.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <future>
 #include <mutex>
 #include <thread>

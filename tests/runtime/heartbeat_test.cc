@@ -51,7 +51,7 @@ TEST(HeartbeatTable, LayoutIsTheDocumentedOne) {
   table.step(2, 41, 1234);
   bytes = file_bytes(table.path());
   uint64_t fields[5];
-  std::memcpy(fields, bytes.data() + 64 * 3, sizeof(fields));
+  std::memcpy(fields, bytes.data() + size_t{64} * 3, sizeof(fields));
   EXPECT_EQ(fields[1], 1234u);  // beat_ns
   EXPECT_EQ(fields[2], 1u);     // beats
   EXPECT_EQ(fields[3], 42u);    // step + 1
