@@ -11,7 +11,10 @@ set_property(GLOBAL PROPERTY MYRIAD_LIBRARIES "")
 # myriad_add_library(<name> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
 # Adds target myriad_<name> (alias Myriad::<name>) built from the folder's
 # sources. Headers are included as "<folder>/<file>.h" from the source root in
-# the build tree and from <prefix>/include/myriad once installed.
+# the build tree and from <prefix>/include/myriad once installed; only the
+# public API is installed (MyriadInstall.cmake). A dependency is PUBLIC when
+# one of the folder's headers includes it, PRIVATE otherwise, and each is a
+# folder the sources include: scripts/check_includes.py checks both.
 function(myriad_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   set(target myriad_${name})
@@ -25,34 +28,20 @@ function(myriad_add_library name)
   set_target_properties(${target} PROPERTIES EXPORT_NAME ${name}
     VERSION ${PROJECT_VERSION} SOVERSION ${PROJECT_VERSION_MAJOR})
   set_property(GLOBAL APPEND PROPERTY MYRIAD_LIBRARIES ${target})
-  file(RELATIVE_PATH folder "${PROJECT_SOURCE_DIR}" "${CMAKE_CURRENT_SOURCE_DIR}")
-  install(DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}/" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/myriad/${folder}"
-          FILES_MATCHING PATTERN "*.h")
-endfunction()
-
-# myriad_add_interface(<name> [DEPS ...]) declares a layer whose code arrives
-# with a later part of the project: the target exists so the link graph
-# (and so the dependency rule) is complete today.
-function(myriad_add_interface name)
-  cmake_parse_arguments(ARG "" "" "DEPS" ${ARGN})
-  set(target myriad_${name})
-  add_library(${target} INTERFACE)
-  add_library(Myriad::${name} ALIAS ${target})
-  target_link_libraries(${target} INTERFACE ${ARG_DEPS})
-  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
-  set_property(GLOBAL APPEND PROPERTY MYRIAD_LIBRARIES ${target})
 endfunction()
 
 # myriad_add_test(<name> SOURCES ... [DEPS ...] [LABELS ...] [TIMEOUT s])
 # One GoogleTest executable, registered with CTest test by test. Label `unit`
-# marks the tests that the sanitizer builds also run.
+# marks the tests that the sanitizer builds also run. DEPS names what the
+# test includes; a test that forks ranks or runs processes lists
+# myriad_test_harness (tests/harness/) there too.
 function(myriad_add_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} myriad_test_harness GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   # One label per test: gtest_discover_tests keeps only a list's first
   # element in PRE_TEST mode. Labels are matched as regular expressions, so
   # a test in two groups takes a compound label ("collectives-asan" is

@@ -1,4 +1,4 @@
-// Helpers shared by the launcher tests: the paths of the binaries under
+// Helpers shared by the launcher tests (tests/launcher/): the paths of the binaries under
 // test (compile definitions set in CMakeLists.txt) and a one-line way to
 // run `myriad` with the multi-process harness.
 #pragma once

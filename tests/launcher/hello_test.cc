@@ -5,7 +5,7 @@
 #include <regex>
 #include <set>
 
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::test {
 namespace {

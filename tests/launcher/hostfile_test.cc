@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 #include "runtime/error.h"
 
 namespace myriad::launcher {

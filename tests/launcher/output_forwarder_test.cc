@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::launcher {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::test {
 namespace {

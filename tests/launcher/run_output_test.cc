@@ -7,7 +7,7 @@
 #include <map>
 #include <set>
 
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::test {
 namespace {

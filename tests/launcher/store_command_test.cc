@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 #include "runtime/error.h"
 #include "runtime/tcp_store.h"
 

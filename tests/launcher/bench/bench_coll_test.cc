@@ -12,7 +12,7 @@
 #include "launcher/bench/coll_ops.h"
 #include "launcher/bench/device.h"
 #include "launcher/bench/table.h"
-#include "launcher_test.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::test {
 namespace {

@@ -1,0 +1,4 @@
+#include "kernels/reduce.h"
+int fx_reduce(int a, int b) {
+  return a + b;
+}

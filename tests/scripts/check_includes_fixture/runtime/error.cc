@@ -1,0 +1,4 @@
+#include "runtime/error.h"
+FxError fx_ok() {
+  return FxError{0};
+}

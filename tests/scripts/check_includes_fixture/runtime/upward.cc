@@ -1,0 +1,4 @@
+#include "collectives/comm.h"
+int fx_upward() {
+  return fx_allreduce(1, 2);
+}
