@@ -43,20 +43,6 @@ std::optional<MessageHeader> Executor::probe(int peer) {
   return transport_of_.at(peer)->probe(peer);
 }
 
-bool Executor::progress() {
-  bool moved = false;
-  for (Transport* t : transports_) moved |= t->progress();
-  return moved;
-}
-
-void Executor::wait_for(const std::vector<int>& peers, std::chrono::microseconds max) {
-  waiting_.clear();
-  for (int peer : peers) add_waiting(transport_of_.at(peer));
-  if (waiting_.empty()) return;
-  auto sleep = max / static_cast<int>(waiting_.size());
-  for (Transport* t : waiting_) t->wait_for_activity(sleep);
-}
-
 void Executor::add_waiting(Transport* transport) {
   if (std::find(waiting_.begin(), waiting_.end(), transport) == waiting_.end()) waiting_.push_back(transport);
 }
@@ -159,23 +145,62 @@ void Executor::run(const Schedule& schedule, const ExecutorBuffers& buffers, con
   }
 }
 
+namespace {
+
+// The requests of one round (or of the handshake), under one deadline.
+class RoundWait final : public WaitTarget {
+ public:
+  RoundWait(int rank, std::vector<SendRequest>& sends, std::vector<RecvRequest>& recvs, const ExecutorOp& op)
+      : rank_(rank), sends_(sends), recvs_(recvs), op_(op) {}
+
+  Pass after_pass() override {
+    for (const SendRequest& s : sends_) {
+      if (!s.complete) return {};
+    }
+    for (const RecvRequest& r : recvs_) {
+      if (!r.complete) return {};
+    }
+    return {.done = true};
+  }
+
+  std::chrono::steady_clock::time_point idle(std::chrono::steady_clock::time_point now,
+                                             std::vector<int>& peers) override {
+    if (now >= op_.check_in_at && op_.check_in) op_.check_in();
+    for (const SendRequest& s : sends_) {
+      if (!s.complete) peers.push_back(s.peer);
+    }
+    for (const RecvRequest& r : recvs_) {
+      if (!r.complete) peers.push_back(r.peer);
+    }
+    if (now >= op_.deadline) {
+      std::sort(peers.begin(), peers.end());
+      peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
+      raise(ErrorCode::Timeout, "rank {}: {}: Timed out: peer(s) {} did not arrive", rank_, op_.what(),
+            fmt::join(peers, ", "));
+    }
+    return op_.deadline;
+  }
+
+ private:
+  int rank_;
+  std::vector<SendRequest>& sends_;
+  std::vector<RecvRequest>& recvs_;
+  const ExecutorOp& op_;
+};
+
+}  // namespace
+
 void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest>& recvs,
                         const ExecutorOp& op) {
   // Requests are posted only now that both vectors are final: the transport
   // keeps pointers to them.
   for (SendRequest& s : sends) transport_of_[s.peer]->post(&s);
   for (RecvRequest& r : recvs) transport_of_[r.peer]->post(&r);
+  RoundWait round(rank_, sends, recvs, op);
+  wait(round);
+}
 
-  auto all_complete = [&] {
-    for (const SendRequest& s : sends) {
-      if (!s.complete) return false;
-    }
-    for (const RecvRequest& r : recvs) {
-      if (!r.complete) return false;
-    }
-    return true;
-  };
-
+void Executor::wait(WaitTarget& target) {
   using Clock = std::chrono::steady_clock;
   bool spinning = false;
   Clock::time_point spin_end;
@@ -183,8 +208,9 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
   while (true) {
     bool moved = false;
     for (Transport* t : transports_) moved |= t->progress();
-    if (all_complete()) return;
-    if (moved) {
+    const WaitTarget::Pass pass = target.after_pass();
+    if (pass.done) return;
+    if (moved || pass.moved) {
       spinning = false;
       shared_sleep = kFirstSharedSleep;
       continue;
@@ -200,31 +226,17 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
       if (yield_) sched_yield();
       continue;
     }
-    if (now >= op.check_in_at && op.check_in) op.check_in();
-    if (now >= op.deadline) {
-      std::vector<int> late;
-      for (const SendRequest& s : sends) {
-        if (!s.complete) late.push_back(s.peer);
-      }
-      for (const RecvRequest& r : recvs) {
-        if (!r.complete) late.push_back(r.peer);
-      }
-      std::sort(late.begin(), late.end());
-      late.erase(std::unique(late.begin(), late.end()), late.end());
-      raise(ErrorCode::Timeout, "rank {}: {}: Timed out: peer(s) {} did not arrive", rank_, op.what(),
-            fmt::join(late, ", "));
-    }
-    // Sleep only in the transports that still owe this round something;
+    waiting_peers_.clear();
+    const Clock::time_point wake = target.idle(now, waiting_peers_);
+    // Sleep only in the transports that still owe the target something;
     // with several, briefly in each in turn.
     waiting_.clear();
-    for (const SendRequest& s : sends) {
-      if (!s.complete) add_waiting(transport_of_[s.peer]);
+    for (int peer : waiting_peers_) {
+      if (Transport* t = transport_of_.at(peer)) add_waiting(t);
     }
-    for (const RecvRequest& r : recvs) {
-      if (!r.complete) add_waiting(transport_of_[r.peer]);
-    }
-    auto left = std::chrono::duration_cast<std::chrono::microseconds>(op.deadline - now);
-    auto sleep = std::min(left, kMaxSleep);
+    if (waiting_.empty()) continue;
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(wake - now);
+    auto sleep = std::clamp(left, std::chrono::microseconds::zero(), kMaxSleep);
     if (waiting_.size() > 1) {
       sleep = std::min(sleep, shared_sleep);
       shared_sleep = std::min(kMaxSleep / static_cast<int>(waiting_.size()), shared_sleep * 2);

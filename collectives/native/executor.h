@@ -1,18 +1,27 @@
-// Executor: runs one rank's Schedule over real transports.
+// Executor: runs one rank's Schedule over real transports, and owns the one
+// loop by which the native backend waits on its transports.
 //
 // Rounds run in order. In a round, local copies and reductions run first,
-// then every send and receive is posted at once and driven to completion:
-// the executor spins on progress() for a short while and then sleeps in the
-// transports' wait_for_activity(), so a rank waiting on a slow peer does not
-// burn a core. Received bytes are consumed as they arrive: a RecvReduce
-// reduces straight out of the transport's buffer into its destination.
+// then every send and receive is posted at once and driven to completion.
+// Received bytes are consumed as they arrive: a RecvReduce reduces straight
+// out of the transport's buffer into its destination.
+//
+// Waiting (wait(), for a round, the start-of-op handshake and batches of
+// point-to-point operations alike): progress passes over every transport;
+// while nothing moves, the caller's thread polls for a short while (never a
+// progress thread: nobody waits there), then sleeps in the
+// wait_for_activity() of the transports it still waits on, so a rank
+// waiting on a slow peer does not burn a core.
 //
 // Every message of one operation carries the operation's tag; a peer that
 // sends another tag is out of step and the transport fails. A deadline
 // bounds the whole schedule: when it passes, run() throws Error(Timeout)
-// naming the operation and the peers still owed a message.
+// naming the operation and the peers still owed a message. A transport's
+// failure propagates out of run(), complete() and wait() unchanged; the
+// executor keeps no state across calls that a failure could leave behind.
 //
-// Thread-safety: one executor per communicator, used by its progress thread.
+// Thread-safety: one executor per communicator, used by its progress thread
+// (or the caller thread it lends an operation to, never both at once).
 #pragma once
 
 #include <chrono>
@@ -50,6 +59,25 @@ struct ExecutorOp {
   std::function<void()> check_in;
 };
 
+// What the executor's wait loop drives to completion: a round of requests,
+// a batch of point-to-point operations that grows while it runs.
+class WaitTarget {
+ public:
+  struct Pass {
+    bool done = false;   // nothing is left to wait for: wait() returns
+    bool moved = false;  // the target made progress of its own (posted, claimed)
+  };
+  virtual ~WaitTarget() = default;
+  // After each progress pass over the transports: takes in what completed
+  // and posts what is new.
+  virtual Pass after_pass() = 0;
+  // Called once nothing has moved for the polling time, before a sleep:
+  // throws on a passed deadline; else adds to `peers` the peers it still
+  // waits on and returns the latest time the sleep may last until.
+  virtual std::chrono::steady_clock::time_point idle(std::chrono::steady_clock::time_point now,
+                                                     std::vector<int>& peers) = 0;
+};
+
 // How long the executor polls its transports before it sleeps in them: a
 // peer that is mid-operation answers within a slice's transfer time (64 KiB
 // at a few GB/s is ~15-30 us); past that, polling only takes the core from
@@ -76,16 +104,16 @@ class Executor {
   // Drives posted requests until every one is complete or the deadline passes.
   void complete(std::vector<SendRequest>& sends, std::vector<RecvRequest>& recvs, const ExecutorOp& op);
 
-  // Building blocks for callers that post requests over time (batched
-  // point-to-point operations): post one request to its peer's transport,
-  // look at a peer's next unclaimed message (Transport::probe), one
-  // progress pass over every transport, and a bounded sleep in the
-  // transports of `peers`.
+  // For callers that post requests over time (batched point-to-point
+  // operations, from their WaitTarget): post one request to its peer's
+  // transport, look at a peer's next unclaimed message (Transport::probe).
   void post(SendRequest* request);
   void post(RecvRequest* request);
   std::optional<MessageHeader> probe(int peer);
-  bool progress();
-  void wait_for(const std::vector<int>& peers, std::chrono::microseconds max);
+
+  // The wait loop (see the top of this file): returns once `target` is
+  // done; throws what the transports or the target throw.
+  void wait(WaitTarget& target);
 
   const std::vector<Transport*>& transports() const { return transports_; }
 
@@ -101,6 +129,7 @@ class Executor {
   // Reused across rounds so that steady-state execution allocates nothing.
   std::vector<SendRequest> sends_;
   std::vector<RecvRequest> recvs_;
+  std::vector<int> waiting_peers_;
   std::vector<Transport*> waiting_;
   std::vector<std::vector<uint8_t>> partial_;  // bytes of an element split across pieces, per receive
 };

@@ -1,4 +1,4 @@
-// Schedule step constructors, totals and the debugging listing.
+// Schedule step constructors and the debugging listing.
 #include "collectives/native/schedule.h"
 
 #include <fmt/format.h>
@@ -17,10 +17,6 @@ std::string_view buffer_name(BufferId buffer) {
 
 std::string span_text(const Span& span) {
   return fmt::format("{}[{}+{}]", buffer_name(span.buffer), span.offset, span.bytes);
-}
-
-bool communicates(const Step& step) {
-  return step.kind != StepKind::Copy && step.kind != StepKind::Reduce;
 }
 
 }  // namespace
@@ -65,29 +61,6 @@ Step reduce_step(Span src, Span dst, Span local) {
   step.dst = dst;
   step.local = local;
   return step;
-}
-
-uint64_t schedule_bytes_sent(const Schedule& schedule) {
-  uint64_t bytes = 0;
-  for (const Round& round : schedule.rounds) {
-    for (const Step& step : round.steps) {
-      if (step.kind == StepKind::Send) bytes += step.src.bytes;
-    }
-  }
-  return bytes;
-}
-
-size_t schedule_comm_rounds(const Schedule& schedule) {
-  size_t rounds = 0;
-  for (const Round& round : schedule.rounds) {
-    for (const Step& step : round.steps) {
-      if (communicates(step)) {
-        ++rounds;
-        break;
-      }
-    }
-  }
-  return rounds;
 }
 
 std::string schedule_to_string(const Schedule& schedule) {

@@ -95,11 +95,6 @@ Step recv_reduce_step(int peer, Span dst, Span local);
 Step copy_step(Span src, Span dst);
 Step reduce_step(Span src, Span dst, Span local);
 
-// Total bytes this rank sends.
-uint64_t schedule_bytes_sent(const Schedule& schedule);
-// Number of rounds holding at least one Send, Recv or RecvReduce.
-size_t schedule_comm_rounds(const Schedule& schedule);
-
 // Human-readable listing for debugging and test failures.
 std::string schedule_to_string(const Schedule& schedule);
 

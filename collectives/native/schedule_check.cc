@@ -151,12 +151,4 @@ std::optional<std::string> check_round(const Round& round, const ScheduleCheckCo
   return std::nullopt;
 }
 
-std::optional<std::string> check_schedule(const Schedule& schedule, const ScheduleCheckContext& context) {
-  for (size_t r = 0; r < schedule.rounds.size(); ++r) {
-    if (auto problem = check_round(schedule.rounds[r], context))
-      return fmt::format("round {} {}", r, *problem);
-  }
-  return std::nullopt;
-}
-
 }  // namespace myriad

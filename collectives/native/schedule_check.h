@@ -5,7 +5,7 @@
 //
 // Where Input and Output alias (in place) the caller says how, so that
 // hazards through the alias are found too. Used by the simulator for every
-// round it runs; cheap enough for the executor's debug mode.
+// round it runs (simulator.h). Pure functions: thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -40,9 +40,6 @@ struct ScheduleCheckContext {
 
 // A description of the first problem in `round`, or nullopt when it is sound.
 std::optional<std::string> check_round(const Round& round, const ScheduleCheckContext& context);
-
-// A description of the first problem in any round.
-std::optional<std::string> check_schedule(const Schedule& schedule, const ScheduleCheckContext& context);
 
 // True when the two spans name the same bytes under `binding` (a Copy
 // between them does nothing).

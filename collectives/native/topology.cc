@@ -53,13 +53,6 @@ Topology Topology::uniform(int nodes, int per_node, LinkClass intra, LinkClass i
   return Topology(std::move(node_of), intra, inter);
 }
 
-bool Topology::is_uniform() const {
-  for (const std::vector<int>& ranks : ranks_of_node_) {
-    if (static_cast<int>(ranks.size()) != max_per_node_) return false;
-  }
-  return true;
-}
-
 LinkClass Topology::link(int a, int b) const {
   if (a == b) return LinkClass::Self;
   return node_of_[a] == node_of_[b] ? intra_ : inter_;

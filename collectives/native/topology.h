@@ -40,8 +40,6 @@ class Topology {
   int local_index(int rank) const { return local_index_[rank]; }
   // Largest number of ranks on one node (0 for an empty topology).
   int max_ranks_per_node() const { return max_per_node_; }
-  // True when every node has the same number of ranks.
-  bool is_uniform() const;
   LinkClass intra_link() const { return intra_; }
   LinkClass inter_link() const { return inter_; }
   // Self for a == b, intra_link() within a node, inter_link() across nodes.

@@ -115,7 +115,7 @@ TEST(AlgorithmsTest, LargeCountsPipelineRingSlices) {
   }
   // Three nodes of two: each lane of 3 * 2 * 128 KiB gives every node a
   // 128 KiB+ chunk, so the inter-node allreduce is a ring.
-  const uint64_t count = 2 * 3 * (128 * 1024 / 8) + 7;
+  const uint64_t count = uint64_t{2} * 3 * (128 * 1024 / 8) + 7;
   expect_correct(make_args(OpKind::Allreduce, 6, count), *find_algorithm(OpKind::Allreduce, "hierarchical"),
                  Topology::uniform(3, 2), false);
   expect_correct(make_args(OpKind::Allreduce, 6, count), *find_algorithm(OpKind::Allreduce, "hierarchical"),

@@ -9,6 +9,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <memory>
 #include <thread>
 
 #include "tests/collectives/world_fixture.h"
@@ -394,6 +396,120 @@ TEST_P(CollectivesFailure, AbortUnblocksPendingOperationsHereAndOnPeers) {
       },
       failure_options());
   EXPECT_TRUE(result.all_succeeded()) << result.describe();
+}
+
+// Regression: a batch of point-to-point operations that failed called
+// Work::fail() twice on each of its running operations (once before and
+// once after taking in the operations waiting to join it); only Work's own
+// guard hid that. Now an operation that finishes twice is an internal error
+// that ends the rank, and this test checks what the callers see: rank 2
+// dies while the survivors hold point-to-point operations with it (a
+// receive, a send too large for any transport buffer, a receive from any
+// rank), completed ones with each other, and collectives queued behind the
+// batch. Every Work's callback fires exactly once; every operation that
+// needed rank 2 fails with PeerFailure naming it, the completed ones stay
+// successful, and operations issued afterwards fail with the same sticky
+// error.
+TEST_P(CollectivesFailure, PeerDeathFailsEachPendingPointToPointAndCollectiveExactlyOnce) {
+  constexpr size_t kSmall = 16;
+  constexpr size_t kLarge = size_t{4} << 20;  // 16 MiB of f32: more than a transport buffers
+  WorldResult result = run_world(
+      layout_for(GetParam(), 3),
+      [&](Rank& self) {
+        in_step(self, *self.comm, "start");
+        if (self.rank == 2) {
+          wait_for_key(self, "posted0");
+          wait_for_key(self, "posted1");
+          ::kill(::getpid(), SIGKILL);
+        }
+        Communicator& comm = *self.comm;
+        const int other = 1 - self.rank;  // the other survivor
+        struct Pending {
+          std::string what;
+          WorkPtr work;
+          bool needs_rank_2 = true;  // fails; otherwise it completed before the death
+          std::shared_ptr<std::atomic<int>> calls = std::make_shared<std::atomic<int>>(0);
+        };
+        std::vector<Pending> pending;
+        auto track = [&](std::string what, WorkPtr work, bool needs_rank_2) {
+          Pending p{std::move(what), std::move(work), needs_rank_2};
+          p.work->on_complete([calls = p.calls](Work&) { calls->fetch_add(1); });
+          pending.push_back(std::move(p));
+        };
+        std::vector<float> from_two(kSmall, 0.0f);
+        std::vector<float> large(kLarge, 1.0f);
+        std::vector<float> to_other(kSmall, static_cast<float>(self.rank));
+        std::vector<float> from_other(kSmall, -1.0f);
+        std::vector<float> from_any(kSmall, 0.0f);
+        std::vector<float> reduced(kSmall, 1.0f);
+        track("recv from rank 2", comm.recv(TensorView{from_two.data(), kSmall, DType::F32}, 2, 7), true);
+        track("send of 16 MiB to rank 2", comm.send(TensorView{large.data(), kLarge, DType::F32}, 2, 8),
+              true);
+        track("send to the other survivor",
+              comm.send(TensorView{to_other.data(), kSmall, DType::F32}, other, 9), false);
+        track("recv from the other survivor",
+              comm.recv(TensorView{from_other.data(), kSmall, DType::F32}, other, 9), false);
+        // Both survivors' batches are running, with the operations on rank 2
+        // posted beside the two just completed.
+        for (size_t i = 2; i < 4; ++i) {
+          if (Outcome ok = outcome_of(*pending[i].work); !ok.ok) {
+            self.report(fmt::format("{}: {}", pending[i].what, ok.describe()));
+            return kRankOpFailed;
+          }
+        }
+        if (from_other[0] != static_cast<float>(other)) {
+          self.report(fmt::format("recv from the other survivor: got {}, sent {}", from_other[0], other));
+          return kRankWrongResult;
+        }
+        track("recv_any nobody answers", comm.recv_any(TensorView{from_any.data(), kSmall, DType::F32}, 11),
+              true);
+        track("an allreduce queued behind the batch",
+              comm.allreduce(TensorView{reduced.data(), kSmall, DType::F32}), true);
+        track("a barrier queued behind it", comm.barrier(), true);
+        track("a recv from rank 2 in a later batch",
+              comm.recv(TensorView{from_two.data(), kSmall, DType::F32}, 2, 12), true);
+        self.world->store().set(fmt::format("posted{}", self.rank), "1");
+
+        for (const Pending& p : pending) {
+          Outcome outcome = outcome_of(*p.work);
+          if (!p.needs_rank_2) {
+            if (!outcome.ok) {
+              self.report(fmt::format("{}: completed before the death, then {}", p.what, outcome.describe()));
+              return kRankOpFailed;
+            }
+            continue;
+          }
+          if (int code = expect_failure(self, p.what, outcome, ErrorCode::PeerFailure); code != kRankOk)
+            return code;
+          if (int code = expect_names_rank(self, p.what, outcome, 2); code != kRankOk) return code;
+        }
+        WorkPtr later = comm.send(TensorView{to_other.data(), kSmall, DType::F32}, other, 13);
+        Outcome outcome = outcome_of(*later);
+        if (int code =
+                expect_failure(self, "a send issued after the failure", outcome, ErrorCode::PeerFailure);
+            code != kRankOk) {
+          return code;
+        }
+        if (int code = expect_names_rank(self, "a send issued after the failure", outcome, 2);
+            code != kRankOk)
+          return code;
+        // A second completion would come from the progress thread right
+        // after the first; give it time to show.
+        std::this_thread::sleep_for(milliseconds(200));
+        for (const Pending& p : pending) {
+          if (int calls = p.calls->load(); calls != 1) {
+            self.report(fmt::format("{}: its completion callback ran {} times", p.what, calls));
+            return kRankWrongResult;
+          }
+        }
+        return kRankOk;
+      },
+      failure_options());
+  ASSERT_EQ(result.ranks.ranks.size(), 3u);
+  EXPECT_EQ(result.ranks.ranks[2].signal, SIGKILL) << result.describe();
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_TRUE(result.ranks.ranks[r].exited && result.ranks.ranks[r].code == 0) << result.describe();
+  }
 }
 
 // Invalid arguments throw InvalidArgument at the call, naming the argument,

@@ -19,7 +19,7 @@ namespace {
 // doubling otherwise. At this size the ring's extra 2(N-1) - log2(N)
 // latencies (30 us each over TCP) cost less than the log2(N)/2-fold extra
 // bytes recursive doubling sends (128 KiB at 2.5 GB/s is ~52 us).
-constexpr uint64_t kInterNodeRingMinChunkBytes = 128 * 1024;
+constexpr uint64_t kInterNodeRingMinChunkBytes = uint64_t{128} * 1024;
 
 bool inter_node_ring(int nodes, uint64_t lane_bytes) {
   return nodes > 2 && lane_bytes / nodes >= kInterNodeRingMinChunkBytes;
@@ -100,7 +100,8 @@ class AllreduceHierarchical final : public BuiltinAlgorithm {
     size_t smallest = static_cast<size_t>(lanes);
     for (int node = 0; node < nodes; ++node)
       smallest = std::min(smallest, topology.ranks_of_node(node).size());
-    const double serial = static_cast<double>((static_cast<size_t>(lanes) + smallest - 1) / smallest);
+    const size_t rounds = (static_cast<size_t>(lanes) + smallest - 1) / smallest;  // whole rounds: ceil
+    const double serial = static_cast<double>(rounds);
     double inter_seconds = 0;
     if (inter_node_ring(nodes, static_cast<uint64_t>(lane_bytes))) {
       inter_seconds = ring_pass_seconds(2 * (nodes - 1), nodes - 1, lane_bytes / nodes, inter, model);

@@ -26,7 +26,7 @@ namespace myriad {
 // enough that the per-message cost (~1-3 us on shm) stays small beside the
 // transfer. 2-rank shm all-reduce, 1-256 MiB, interleaved against
 // MPI_Allreduce: 64 KiB beat 256 KiB by 0-15% (docs/BENCHMARKS.md).
-inline constexpr uint64_t kRingSliceBytes = 64 * 1024;
+inline constexpr uint64_t kRingSliceBytes = uint64_t{64} * 1024;
 
 // One step of a ring pass, as full chunks.
 struct RingStep {
