@@ -50,10 +50,10 @@ std::unique_lock<std::mutex> submitting(std::mutex& mutex) {
 std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
                                                    CommunicatorOptions options) {
   BackendContext context;
-  context.world = world;
   context.group.resize(world->size());
   std::iota(context.group.begin(), context.group.end(), 0);
   context.rank = world->rank();
+  context.world = std::move(world);
   if (options.id.empty()) {
     context.comm_id = fmt::format("c{}", g_world_communicators.fetch_add(1));
   } else {
@@ -64,7 +64,7 @@ std::shared_ptr<Communicator> Communicator::create(std::shared_ptr<World> world,
   std::string backend =
       options.backend.empty()
           ? config::get_string(Env::process(), "MYRIAD_BACKEND").value_or(std::string(kDefaultBackend))
-          : options.backend;
+          : std::move(options.backend);
   return std::shared_ptr<Communicator>(new Communicator(std::move(context), backend));
 }
 

@@ -239,9 +239,10 @@ int Supervisor::run(std::vector<ChildSpec> children) {
       stop_all(SIGTERM);
     }
     if (next_monitor && !stopping_ && now >= *next_monitor && running_ > 0) {
-      if (std::optional<std::string> reason = options_.monitor()) {
+      // The monitor reports its reason to its owner itself (the agent
+      // records it with the round); here it only stops the job.
+      if (options_.monitor()) {
         cause_ = Cause::Monitor;
-        monitor_reason_ = *reason;
         stop_all(SIGTERM);
       }
       next_monitor = Clock::now() + options_.monitor_interval;

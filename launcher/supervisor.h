@@ -121,8 +121,6 @@ class Supervisor {
 
   // The first child that failed on its own (not while being stopped).
   const std::optional<ChildExit>& first_failure() const { return first_failure_; }
-  // Why the monitor stopped the job, when it did.
-  const std::string& monitor_reason() const { return monitor_reason_; }
   // The signal that stopped the job (SIGINT, SIGTERM, SIGHUP to this process); 0 when none did.
   int received_signal() const { return cause_ == Cause::Signal ? cause_code_ : 0; }
   // Children left running after abandon_after (their pids).
@@ -161,7 +159,6 @@ class Supervisor {
   std::chrono::steady_clock::time_point kill_deadline_;
   std::chrono::steady_clock::time_point killed_at_;
   std::optional<ChildExit> first_failure_;
-  std::string monitor_reason_;
   std::vector<pid_t> abandoned_;
 };
 
