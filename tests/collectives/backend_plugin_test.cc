@@ -163,7 +163,9 @@ TEST_F(BackendPlugin, TheFirstDirectoryWithTheFileWins) {
 // The plugins Myriad builds: found beside libmyriad_collectives (no
 // MYRIAD_PLUGIN_PATH), and their heavy libraries are mapped only once asked.
 TEST(BuiltPlugins, TheMpiBackendLoadsLibmpiOnlyWhenAskedFor) {
-  if (!MYRIAD_HAVE_MPI_PLUGIN) GTEST_SKIP() << "this build has no MPI";
+  if (!MYRIAD_HAVE_MPI_PLUGIN)
+    GTEST_SKIP()
+        << "built without MPI (MYRIAD_WITH_MPI off or MPI not found): there is no MPI plugin to load";
   ::unsetenv("MYRIAD_PLUGIN_PATH");
   EXPECT_TRUE(contains(backend_plugin_names(), "mpi"));
   expect_in_fresh_process([]() -> std::string {
@@ -177,7 +179,7 @@ TEST(BuiltPlugins, TheMpiBackendLoadsLibmpiOnlyWhenAskedFor) {
 }
 
 TEST(BuiltPlugins, TheNcclBackendLoadsNcclAndCudaOnlyWhenAskedFor) {
-  if (!MYRIAD_HAVE_NCCL_PLUGIN) GTEST_SKIP() << "this build has no CUDA";
+  if (!MYRIAD_HAVE_NCCL_PLUGIN) GTEST_SKIP() << "built without CUDA/NCCL: there is no NCCL plugin to load";
   ::unsetenv("MYRIAD_PLUGIN_PATH");
   EXPECT_TRUE(contains(backend_plugin_names(), "nccl"));
   expect_in_fresh_process([]() -> std::string {

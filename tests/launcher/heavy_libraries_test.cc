@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "tests/harness/launcher_test.h"
 #include "myriad_config.h"
 #include "runtime/tcp_store.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::test {
 namespace {
@@ -88,7 +88,7 @@ TEST(HeavyLibraries, ARunningStoreAndAnIdleAgentMapNone) {
 }
 
 TEST(HeavyLibraries, BenchGemmLoadsItsCudaPluginWhenItLooksForGpus) {
-  if (!MYRIAD_HAVE_CUDA) GTEST_SKIP() << "this build has no CUDA";
+  if (!MYRIAD_HAVE_CUDA) GTEST_SKIP() << "built without CUDA: there is no bench CUDA plugin to load";
   CommandResult result =
       run_myriad({"bench", "gemm", "--sizes", "256", "-n", "1", "-w", "0"}, {{"LD_DEBUG", "files"}});
   ASSERT_EQ(result.shell_code(), 0) << result.describe().substr(0, 4000);

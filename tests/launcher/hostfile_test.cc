@@ -6,8 +6,8 @@
 
 #include <fstream>
 
-#include "tests/harness/launcher_test.h"
 #include "runtime/error.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::launcher {
 namespace {

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include "tests/harness/launcher_test.h"
 #include "runtime/error.h"
 #include "runtime/tcp_store.h"
+#include "tests/harness/launcher_test.h"
 
 namespace myriad::test {
 namespace {
