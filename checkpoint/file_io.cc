@@ -19,24 +19,6 @@
 
 namespace myriad::checkpoint {
 
-File::~File() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-File::File(File&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) {
-  other.fd_ = -1;
-}
-
-File& File::operator=(File&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.fd_;
-    path_ = std::move(other.path_);
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
 File File::open_read(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) raise_errno(errno, "open " + path);
@@ -51,7 +33,7 @@ File File::create(const std::string& path) {
 
 uint64_t File::size() const {
   struct stat st {};
-  if (::fstat(fd_, &st) != 0) raise_errno(errno, "stat " + path_);
+  if (::fstat(fd_.fd(), &st) != 0) raise_errno(errno, "stat " + path_);
   return static_cast<uint64_t>(st.st_size);
 }
 
@@ -59,7 +41,7 @@ void File::write_all(const void* data, size_t bytes) {
   const char* p = static_cast<const char*>(data);
   size_t done = 0;
   while (done < bytes) {
-    ssize_t n = ::write(fd_, p + done, bytes - done);
+    ssize_t n = ::write(fd_.fd(), p + done, bytes - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       raise_errno(errno, fmt::format("write {} at offset {}", path_, done));
@@ -72,7 +54,7 @@ size_t File::pread_some(void* data, size_t bytes, uint64_t offset) const {
   char* p = static_cast<char*>(data);
   size_t done = 0;
   while (done < bytes) {
-    ssize_t n = ::pread(fd_, p + done, bytes - done, static_cast<off_t>(offset + done));
+    ssize_t n = ::pread(fd_.fd(), p + done, bytes - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       raise_errno(errno, fmt::format("read {} at offset {}", path_, offset + done));
@@ -84,13 +66,11 @@ size_t File::pread_some(void* data, size_t bytes, uint64_t offset) const {
 }
 
 void File::sync() {
-  if (::fsync(fd_) != 0) raise_errno(errno, "fsync " + path_);
+  if (::fsync(fd_.fd()) != 0) raise_errno(errno, "fsync " + path_);
 }
 
 void File::close() {
-  int fd = fd_;
-  fd_ = -1;
-  if (fd >= 0 && ::close(fd) != 0) raise_errno(errno, "close " + path_);
+  if (int err = fd_.close(); err != 0) raise_errno(err, "close " + path_);
 }
 
 void sync_dir(const std::string& path) {

@@ -15,29 +15,28 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "runtime/unique_fd.h"
 
 namespace myriad::checkpoint {
 
 class FileSystem;
 
-// An open file descriptor, closed by the destructor.
+// An open file and its path (for errors); closed by the destructor.
+// Move-only.
 class File {
  public:
   File() = default;
   File(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~File();
-  File(File&& other) noexcept;
-  File& operator=(File&& other) noexcept;
-  File(const File&) = delete;
-  File& operator=(const File&) = delete;
 
   // O_RDONLY.
   static File open_read(const std::string& path);
   // O_WRONLY | O_CREAT | O_TRUNC, mode 0644.
   static File create(const std::string& path);
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.fd(); }
   const std::string& path() const { return path_; }
   uint64_t size() const;
   // Writes all bytes at the current position (retrying short writes).
@@ -50,7 +49,7 @@ class File {
   void close();
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
 };
 

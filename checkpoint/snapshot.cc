@@ -29,11 +29,10 @@ SnapshotBuffer::SnapshotBuffer(SnapshotBuffer&& other) noexcept
     : data_(other.data_),
       size_(other.size_),
       capacity_(other.capacity_),
-      fd_(other.fd_),
+      fd_(std::move(other.fd_)),
       path_(std::move(other.path_)) {
   other.data_ = nullptr;
   other.size_ = other.capacity_ = 0;
-  other.fd_ = -1;
 }
 
 SnapshotBuffer& SnapshotBuffer::operator=(SnapshotBuffer&& other) noexcept {
@@ -42,30 +41,28 @@ SnapshotBuffer& SnapshotBuffer::operator=(SnapshotBuffer&& other) noexcept {
     data_ = other.data_;
     size_ = other.size_;
     capacity_ = other.capacity_;
-    fd_ = other.fd_;
+    fd_ = std::move(other.fd_);
     path_ = std::move(other.path_);
     other.data_ = nullptr;
     other.size_ = other.capacity_ = 0;
-    other.fd_ = -1;
   }
   return *this;
 }
 
 void SnapshotBuffer::release() noexcept {
-  if (fd_ >= 0) {
+  if (fd_.valid()) {
     if (data_ != nullptr) ::munmap(data_, capacity_);
-    ::close(fd_);
+    fd_.reset();
   } else {
     std::free(data_);
   }
   data_ = nullptr;
   size_ = capacity_ = 0;
-  fd_ = -1;
 }
 
 SnapshotBuffer SnapshotBuffer::map_file(int fd, std::string path, size_t bytes) {
   SnapshotBuffer buffer;
-  buffer.fd_ = fd;
+  buffer.fd_.reset(fd);
   buffer.path_ = std::move(path);
   buffer.resize(bytes);
   return buffer;
@@ -73,12 +70,12 @@ SnapshotBuffer SnapshotBuffer::map_file(int fd, std::string path, size_t bytes) 
 
 void SnapshotBuffer::resize(size_t bytes) {
   const size_t capacity = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
-  if (fd_ >= 0) {
+  if (fd_.valid()) {
     // Size the file first, then allocate its blocks: on tmpfs a store into a
     // mapped page that has no block behind it is a SIGBUS, not an error.
-    if (::ftruncate(fd_, static_cast<off_t>(bytes)) != 0) raise_errno(errno, "resize " + path_);
+    if (::ftruncate(fd_.fd(), static_cast<off_t>(bytes)) != 0) raise_errno(errno, "resize " + path_);
     if (bytes > 0) {
-      if (int err = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes)); err != 0) {
+      if (int err = ::posix_fallocate(fd_.fd(), 0, static_cast<off_t>(bytes)); err != 0) {
         raise_errno(err, fmt::format("allocate {} bytes for {}", bytes, path_));
       }
     }
@@ -87,7 +84,7 @@ void SnapshotBuffer::resize(size_t bytes) {
       data_ = nullptr;
       capacity_ = 0;
       void* p = ::mmap(nullptr, std::max<size_t>(capacity, kBufferAlignment), PROT_READ | PROT_WRITE,
-                       MAP_SHARED, fd_, 0);
+                       MAP_SHARED, fd_.fd(), 0);
       if (p == MAP_FAILED) raise_errno(errno, "map " + path_);
       data_ = static_cast<unsigned char*>(p);
       capacity_ = std::max<size_t>(capacity, kBufferAlignment);

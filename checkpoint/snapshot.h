@@ -22,6 +22,7 @@
 
 #include "checkpoint/manifest.h"
 #include "checkpoint/state.h"
+#include "runtime/unique_fd.h"
 
 namespace myriad::checkpoint {
 
@@ -54,10 +55,10 @@ class SnapshotBuffer {
   unsigned char* data() { return data_; }
   const unsigned char* data() const { return data_; }
   size_t size() const { return size_; }
-  bool mapped() const { return fd_ >= 0; }
+  bool mapped() const { return fd_.valid(); }
   // The mapped file's path ("" for process memory) and descriptor (-1).
   const std::string& path() const { return path_; }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.fd(); }
   // After the file was renamed.
   void set_path(std::string path) { path_ = std::move(path); }
   // Makes room for `bytes` (keeping the allocation or mapping when it is
@@ -70,13 +71,15 @@ class SnapshotBuffer {
   unsigned char* data_ = nullptr;
   size_t size_ = 0;
   size_t capacity_ = 0;  // allocation or mapping length
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_;
 };
 
 // Gives take() a buffer of exactly `bytes`.
 using BufferSource = std::function<SnapshotBuffer(size_t bytes)>;
 
+// NOLINTNEXTLINE(bugprone-exception-escape): the implicit move is noexcept;
+// nlohmann::json's calls assert_invariant(), which tidy cannot see through.
 struct Snapshot {
   uint64_t step = 0;
   int rank = 0;

@@ -80,8 +80,8 @@ PendingSpawn start_process(const SpawnRequest& request) {
   if (pid < 0) raise_errno(errno, fmt::format("{}: fork", request.label));
   if (pid == 0) {
     exec_child(request.path.c_str(), argv.data(), envp.data(), parent,
-               request.stdin_fd >= 0 ? request.stdin_fd : dev_null.get(), request.stdout_fd,
-               request.stderr_fd, report_write.get());
+               request.stdin_fd >= 0 ? request.stdin_fd : dev_null.fd(), request.stdout_fd, request.stderr_fd,
+               report_write.fd());
   }
   // The child makes its own session (setsid fails in a process group leader, so the parent
   // cannot make the group for it); a signal sent before then goes to the child (signal_group).
@@ -98,7 +98,7 @@ pid_t await_exec(PendingSpawn& pending) {
   int child_errno = 0;
   ssize_t n;
   do {
-    n = ::read(pending.exec_report.get(), &child_errno, sizeof(child_errno));
+    n = ::read(pending.exec_report.fd(), &child_errno, sizeof(child_errno));
   } while (n < 0 && errno == EINTR);
   pending.exec_report.reset();
   if (n == 0) return pending.pid;  // the report pipe closed at exec: the program is running

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "launcher/unique_fd.h"
+#include "runtime/unique_fd.h"
 
 namespace myriad::launcher {
 

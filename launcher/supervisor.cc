@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include "launcher/output_forwarder.h"
 #include "runtime/error.h"
@@ -95,7 +96,7 @@ void Supervisor::block_signals() {
   ::signal(SIGPIPE, SIG_IGN);
 }
 
-Supervisor::Supervisor(SupervisorOptions options) : options_(options) {}
+Supervisor::Supervisor(SupervisorOptions options) : options_(std::move(options)) {}
 
 Supervisor::~Supervisor() {
   // Reached with children running only when run() threw: leave nothing behind.
@@ -148,16 +149,16 @@ void Supervisor::start(std::vector<ChildSpec> specs) {
         stream.child = children_.size() - 1;
         stream.is_stderr = i == 1;
         int console = !child.spec.to_console[i] ? -1 : (i == 0 ? STDOUT_FILENO : STDERR_FILENO);
-        int log = child.stream_logs[i].valid() ? child.stream_logs[i].get() : child.log.get();
+        int log = child.stream_logs[i].valid() ? child.stream_logs[i].fd() : child.log.fd();
         stream.forwarder = std::make_unique<LineForwarder>(child.spec.prefix, console, log);
         epoll_event event{};
         event.events = EPOLLIN;
         event.data.u64 = streams_.size() - 1;
-        if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fds[0], &event) != 0) raise_errno(errno, "epoll_ctl");
+        if (::epoll_ctl(epoll_fd_.fd(), EPOLL_CTL_ADD, fds[0], &event) != 0) raise_errno(errno, "epoll_ctl");
         ++open_streams_;
       }
-      child.spec.spawn.stdout_fd = write_ends[0].get();
-      child.spec.spawn.stderr_fd = write_ends[1].get();
+      child.spec.spawn.stdout_fd = write_ends[0].fd();
+      child.spec.spawn.stderr_fd = write_ends[1].fd();
     }
     std::optional<pid_t> forked;
     if (child.spec.fork_server) forked = child.spec.fork_server(child.spec.spawn);
@@ -197,7 +198,7 @@ int Supervisor::run(std::vector<ChildSpec> children) {
   epoll_event event{};
   event.events = EPOLLIN;
   event.data.u64 = kSignalTag;
-  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, signal_fd_.get(), &event) != 0) {
+  if (::epoll_ctl(epoll_fd_.fd(), EPOLL_CTL_ADD, signal_fd_.fd(), &event) != 0) {
     raise_errno(errno, "epoll_ctl");
   }
 
@@ -221,7 +222,7 @@ int Supervisor::run(std::vector<ChildSpec> children) {
     if (next_monitor && !stopping_) consider(*next_monitor);
     if (drain_deadline) consider(*drain_deadline);
 
-    int n = ::epoll_wait(epoll_fd_.get(), events, kMaxEvents, timeout_ms(now, next));
+    int n = ::epoll_wait(epoll_fd_.fd(), events, kMaxEvents, timeout_ms(now, next));
     if (n < 0 && errno != EINTR) raise_errno(errno, "epoll_wait");
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == kSignalTag) {
@@ -263,7 +264,7 @@ int Supervisor::run(std::vector<ChildSpec> children) {
 
 void Supervisor::on_signals() {
   signalfd_siginfo info{};
-  while (::read(signal_fd_.get(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
+  while (::read(signal_fd_.fd(), &info, sizeof(info)) == static_cast<ssize_t>(sizeof(info))) {
     int sig = static_cast<int>(info.ssi_signo);
     if (sig == SIGCHLD) {
       reap();
@@ -329,7 +330,7 @@ bool Supervisor::on_output(size_t stream_index) {
   if (!stream.fd.valid()) return false;
   // One read per event (epoll is level-triggered): a rank that prints without pause cannot starve the others.
   char buffer[kReadChunkBytes];
-  ssize_t n = ::read(stream.fd.get(), buffer, sizeof(buffer));
+  ssize_t n = ::read(stream.fd.fd(), buffer, sizeof(buffer));
   if (n > 0) {
     std::string_view data(buffer, static_cast<size_t>(n));
     stream.forwarder->feed(data);
@@ -365,7 +366,7 @@ void Supervisor::keep_tail(Stream& stream, std::string_view data) {
 void Supervisor::close_stream(Stream& stream) {
   if (stream.is_stderr && !stream.partial.empty()) keep_tail(stream, "\n");
   stream.forwarder->finish();
-  ::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, stream.fd.get(), nullptr);
+  ::epoll_ctl(epoll_fd_.fd(), EPOLL_CTL_DEL, stream.fd.fd(), nullptr);
   stream.fd.reset();
   --open_streams_;
 }

@@ -39,6 +39,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -51,7 +52,7 @@
 
 #include "elastic/workers.h"
 #include "launcher/spawn.h"
-#include "launcher/unique_fd.h"
+#include "runtime/unique_fd.h"
 
 namespace myriad::launcher {
 
@@ -73,8 +74,8 @@ struct ChildSpec {
   bool append_log = false;     // append to log_path instead (a restarted rank keeps its earlier lines)
   // Per stream (0 stdout, 1 stderr): a file for that stream alone, used instead of log_path
   // (torchrun's --redirects/--tee layout; appended to), and whether its lines reach the console.
-  std::string stream_log_paths[2];
-  bool to_console[2] = {true, true};
+  std::array<std::string, 2> stream_log_paths;
+  std::array<bool, 2> to_console = {true, true};
   // When set, starts the child instead of fork and exec (a fork server, zygote.h): its pid, which
   // must be this process's child, or nullopt to fall back to exec.
   std::function<std::optional<pid_t>(const SpawnRequest&)> fork_server;

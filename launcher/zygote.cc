@@ -104,7 +104,7 @@ std::unique_ptr<Zygote> Zygote::start(const std::string& python, const std::vect
   request.argv = {python, "-m", "myriad._zygote"};
   request.argv.insert(request.argv.end(), modules.begin(), modules.end());
   request.environ = environ;
-  request.stdin_fd = theirs.get();
+  request.stdin_fd = theirs.fd();
   pid_t pid = spawn_process(request);
   return std::unique_ptr<Zygote>(new Zygote(std::move(ours), pid, std::move(name)));
 }
@@ -134,11 +134,11 @@ void Zygote::fail(const std::string& why) {
 
 bool Zygote::wait_ready(std::chrono::milliseconds timeout) {
   if (state_ != State::Importing) return state_ == State::Ready;
-  if (!wait_readable(socket_.get(), timeout)) return false;
+  if (!wait_readable(socket_.fd(), timeout)) return false;
   char byte = 0;
   ssize_t n;
   do {
-    n = ::recv(socket_.get(), &byte, 1, 0);
+    n = ::recv(socket_.fd(), &byte, 1, 0);
   } while (n < 0 && errno == EINTR);
   if (n == 1 && byte == 'R') {
     state_ = State::Ready;
@@ -175,14 +175,14 @@ std::optional<pid_t> Zygote::fork_rank(const SpawnRequest& request) {
   std::memcpy(CMSG_DATA(cmsg), descriptors, sizeof(descriptors));
   ssize_t sent;
   do {
-    sent = ::sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
+    sent = ::sendmsg(socket_.fd(), &msg, MSG_NOSIGNAL);
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) {
     fail(fmt::format("sending {}'s request: {}", request.label, std::strerror(errno)));
     return std::nullopt;
   }
   if (static_cast<size_t>(sent) < frame.size() &&
-      !write_all(socket_.get(), std::string_view(frame).substr(static_cast<size_t>(sent)))) {
+      !write_all(socket_.fd(), std::string_view(frame).substr(static_cast<size_t>(sent)))) {
     fail(fmt::format("sending {}'s request: {}", request.label, std::strerror(errno)));
     return std::nullopt;
   }
@@ -190,9 +190,9 @@ std::optional<pid_t> Zygote::fork_rank(const SpawnRequest& request) {
   auto deadline = std::chrono::steady_clock::now() + kZygoteReplyTimeout;
   uint32_t reply_length = 0;
   std::string reply;
-  if (read_exact(socket_.get(), &reply_length, sizeof(reply_length), deadline) && reply_length < (1u << 20)) {
+  if (read_exact(socket_.fd(), &reply_length, sizeof(reply_length), deadline) && reply_length < (1u << 20)) {
     reply.resize(reply_length);
-    if (!read_exact(socket_.get(), reply.data(), reply.size(), deadline)) reply.clear();
+    if (!read_exact(socket_.fd(), reply.data(), reply.size(), deadline)) reply.clear();
   }
   nlohmann::json doc = nlohmann::json::parse(reply, nullptr, /*allow_exceptions=*/false);
   if (doc.is_object() && doc.contains("pid") && doc["pid"].is_number_integer() &&

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "launcher/spawn.h"
-#include "launcher/unique_fd.h"
+#include "runtime/unique_fd.h"
 
 namespace myriad::launcher {
 

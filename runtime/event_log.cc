@@ -89,18 +89,13 @@ void append_event(const nlohmann::json& event) noexcept {
   }
 }
 
-EventLog::EventLog(std::string path) : path_(std::move(path)) {
-  fd_ = open_for_append(path_);
-  if (fd_ < 0) raise_errno(errno, fmt::format("event log {}: open for appending", path_));
-}
-
-EventLog::~EventLog() {
-  if (fd_ >= 0) ::close(fd_);
+EventLog::EventLog(std::string path) : path_(std::move(path)), fd_(open_for_append(path_)) {
+  if (!fd_.valid()) raise_errno(errno, fmt::format("event log {}: open for appending", path_));
 }
 
 void EventLog::append(const nlohmann::json& event) {
   std::string line = event_line(event, unix_seconds(), static_cast<long>(::getpid()));
-  int err = write_line(fd_, line);
+  int err = write_line(fd_.fd(), line);
   if (err != 0) MYRIAD_LOG_WARN("event log {}: write: {}", path_, std::strerror(err));
 }
 

@@ -22,6 +22,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "runtime/unique_fd.h"
+
 namespace myriad {
 
 // Appends `event` (a JSON object; anything else is logged and dropped) to
@@ -39,7 +41,6 @@ class EventLog {
  public:
   // Opens (creating, mode 0644) `path` for appending; Error(Io) naming it on failure.
   explicit EventLog(std::string path);
-  ~EventLog();
   EventLog(const EventLog&) = delete;
   EventLog& operator=(const EventLog&) = delete;
 
@@ -49,7 +50,7 @@ class EventLog {
 
  private:
   std::string path_;
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace myriad

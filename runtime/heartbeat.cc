@@ -16,6 +16,7 @@
 #include "runtime/config.h"
 #include "runtime/error.h"
 #include "runtime/logging.h"
+#include "runtime/unique_fd.h"
 
 namespace myriad {
 
@@ -34,14 +35,6 @@ static_assert(sizeof(Header) == kLineBytes);
 size_t table_bytes(int slots) {
   return kLineBytes * (1 + static_cast<size_t>(slots));
 }
-
-// Closes a descriptor on every path out of a scope.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 }  // namespace
 
@@ -100,15 +93,15 @@ HeartbeatTable HeartbeatTable::create(const std::string& path, int slots) {
   // either no file, the old table or the whole new one, and ranks still
   // mapping an old table keep writing to the old (unlinked) inode.
   std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
-  FdCloser file{::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-  if (file.fd < 0) raise_errno(errno, fmt::format("heartbeat table {}: create {}", path, temp));
+  UniqueFd file(::open(temp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (file.fd() < 0) raise_errno(errno, fmt::format("heartbeat table {}: create {}", path, temp));
   size_t bytes = table_bytes(slots);
-  if (::ftruncate(file.fd, static_cast<off_t>(bytes)) != 0) {
+  if (::ftruncate(file.fd(), static_cast<off_t>(bytes)) != 0) {
     int err = errno;
     ::unlink(temp.c_str());
     raise_errno(err, fmt::format("heartbeat table {}: size {} to {} bytes", path, temp, bytes));
   }
-  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd, 0);
+  void* base = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0);
   if (base == MAP_FAILED) {
     int err = errno;
     ::unlink(temp.c_str());
@@ -129,16 +122,16 @@ HeartbeatTable HeartbeatTable::create(const std::string& path, int slots) {
 }
 
 HeartbeatTable HeartbeatTable::open(const std::string& path) {
-  FdCloser file{::open(path.c_str(), O_RDWR | O_CLOEXEC)};
-  if (file.fd < 0) raise_errno(errno, fmt::format("heartbeat table {}: open", path));
+  UniqueFd file(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (file.fd() < 0) raise_errno(errno, fmt::format("heartbeat table {}: open", path));
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) raise_errno(errno, fmt::format("heartbeat table {}: stat", path));
+  if (::fstat(file.fd(), &st) != 0) raise_errno(errno, fmt::format("heartbeat table {}: stat", path));
   size_t size = static_cast<size_t>(st.st_size);
   if (size < kLineBytes) {
     raise(ErrorCode::Corruption, "heartbeat table {}: {} bytes, shorter than its {}-byte header", path, size,
           kLineBytes);
   }
-  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd, 0);
+  void* base = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, file.fd(), 0);
   if (base == MAP_FAILED) raise_errno(errno, fmt::format("heartbeat table {}: mmap", path));
   HeartbeatTable table(path, base, size, 0, /*owner=*/false);  // unmaps if a check below throws
   const auto* header = static_cast<const Header*>(base);

@@ -125,20 +125,6 @@ Deadline deadline_after(std::chrono::milliseconds timeout) {
   return now + timeout;
 }
 
-Socket& Socket::operator=(Socket&& other) noexcept {
-  if (this != &other) {
-    close();
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-void Socket::close() {
-  // close() is not retried on EINTR: on Linux the descriptor is released
-  // either way, and retrying could close a descriptor another thread opened.
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-}
-
 void set_nonblocking(int fd, bool nonblocking) {
   int flags = ::fcntl(fd, F_GETFL, 0);
   if (flags < 0) raise_errno(errno, "fcntl(F_GETFL)");

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <utility>
 
+#include "runtime/unique_fd.h"
+
 namespace myriad {
 
 struct HostPort {
@@ -41,26 +43,8 @@ using Deadline = std::chrono::steady_clock::time_point;
 // deadline years away instead of overflowing the clock.
 Deadline deadline_after(std::chrono::milliseconds timeout);
 
-// Owns one file descriptor and closes it on destruction. Move-only.
-class Socket {
- public:
-  Socket() = default;
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() { close(); }
-  Socket(Socket&& other) noexcept : fd_(other.release()) {}
-  Socket& operator=(Socket&& other) noexcept;
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-
-  int fd() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Gives up ownership: the caller closes the returned descriptor.
-  int release() { return std::exchange(fd_, -1); }
-  void close();
-
- private:
-  int fd_ = -1;
-};
+// A socket is a descriptor like any other: its one owner is UniqueFd.
+using Socket = UniqueFd;
 
 struct ListeningSocket {
   Socket socket;      // non-blocking, close-on-exec, SO_REUSEADDR

@@ -13,46 +13,22 @@
 namespace myriad {
 
 ProcessWatch::ProcessWatch(std::vector<pid_t> pids)
-    : pids_(std::move(pids)), pidfds_(pids_.size(), -1), exited_(pids_.size(), false) {
+    : pids_(std::move(pids)), pidfds_(pids_.size()), exited_(pids_.size(), false) {
   for (size_t i = 0; i < pids_.size(); ++i) {
     if (pids_[i] <= 0) continue;
     const long fd = ::syscall(SYS_pidfd_open, pids_[i], 0);
     if (fd >= 0) {
-      pidfds_[i] = static_cast<int>(fd);
+      pidfds_[i].reset(static_cast<int>(fd));
     } else if (errno == ESRCH) {
       exited_[i] = true;
     } else if (errno != ENOSYS && errno != EPERM && errno != EINVAL) {
-      close();
-      raise_errno(errno, fmt::format("pidfd_open({})", pids_[i]));
+      raise_errno(errno, fmt::format("pidfd_open({})", pids_[i]));  // the members close what is open
     }
   }
 }
 
-ProcessWatch::~ProcessWatch() {
-  close();
-}
-
-ProcessWatch::ProcessWatch(ProcessWatch&& other) noexcept
-    : pids_(std::move(other.pids_)), pidfds_(std::move(other.pidfds_)), exited_(std::move(other.exited_)) {
-  other.pidfds_.clear();
-}
-
-ProcessWatch& ProcessWatch::operator=(ProcessWatch&& other) noexcept {
-  if (this != &other) {
-    close();
-    pids_ = std::move(other.pids_);
-    pidfds_ = std::move(other.pidfds_);
-    exited_ = std::move(other.exited_);
-    other.pidfds_.clear();
-  }
-  return *this;
-}
-
 void ProcessWatch::close() {
-  for (int& fd : pidfds_) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
+  for (UniqueFd& fd : pidfds_) fd.reset();
 }
 
 const std::vector<bool>& ProcessWatch::poll() {
@@ -60,8 +36,8 @@ const std::vector<bool>& ProcessWatch::poll() {
   std::vector<size_t> index;
   for (size_t i = 0; i < pids_.size(); ++i) {
     if (exited_[i] || pids_[i] <= 0) continue;
-    if (pidfds_[i] >= 0) {
-      fds.push_back(pollfd{pidfds_[i], POLLIN, 0});
+    if (pidfds_[i].valid()) {
+      fds.push_back(pollfd{pidfds_[i].fd(), POLLIN, 0});
       index.push_back(i);
     } else if (::kill(pids_[i], 0) != 0 && errno == ESRCH) {
       exited_[i] = true;

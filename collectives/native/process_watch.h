@@ -7,12 +7,14 @@
 // cannot see a zombie; the shm transport then still notices a peer whose
 // parent has reaped it.
 //
-// Thread-safety: none; the owning transport's progress thread uses it.
+// Move-only (it owns the pidfds). Thread-safety: none; the owning transport's progress thread uses it.
 #pragma once
 
 #include <sys/types.h>
 
 #include <vector>
+
+#include "runtime/unique_fd.h"
 
 namespace myriad {
 
@@ -21,20 +23,16 @@ class ProcessWatch {
   ProcessWatch() = default;
   // pids[i] <= 0 means unknown: never reported as exited.
   explicit ProcessWatch(std::vector<pid_t> pids);
-  ~ProcessWatch();
-  ProcessWatch(ProcessWatch&& other) noexcept;
-  ProcessWatch& operator=(ProcessWatch&& other) noexcept;
-  ProcessWatch(const ProcessWatch&) = delete;
-  ProcessWatch& operator=(const ProcessWatch&) = delete;
 
   // Checks every process (one syscall) and returns whether process i has
   // exited; once true, stays true.
   const std::vector<bool>& poll();
+  // Closes the pidfds: later polls fall back to kill(pid, 0).
   void close();
 
  private:
   std::vector<pid_t> pids_;
-  std::vector<int> pidfds_;  // -1: no pidfd (unknown pid or fallback)
+  std::vector<UniqueFd> pidfds_;  // invalid: no pidfd (unknown pid or fallback)
   std::vector<bool> exited_;
 };
 

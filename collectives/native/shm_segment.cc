@@ -11,6 +11,7 @@
 #include <new>
 
 #include "runtime/error.h"
+#include "runtime/unique_fd.h"
 
 namespace myriad {
 namespace {
@@ -28,14 +29,6 @@ constexpr size_t round_up(size_t value, size_t unit) {
   return (value + unit - 1) / unit * unit;
 }
 
-// Closes a descriptor on scope exit.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
 int32_t* producer_table(SegmentHeader* header) {
   return reinterpret_cast<int32_t*>(header + 1);
 }
@@ -49,7 +42,7 @@ bool process_exists(pid_t pid) {
 bool remove_if_stale(const std::string& name) {
   const int fd = ::shm_open(name.c_str(), O_RDWR, 0);
   if (fd < 0) return errno == ENOENT;  // gone meanwhile: try again
-  FdCloser closer{fd};
+  UniqueFd closer(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) raise_errno(errno, "fstat " + name);
   pid_t owner = 0;
@@ -103,7 +96,7 @@ std::unique_ptr<ShmSegment> ShmSegment::create(const std::string& name, const La
       raise(ErrorCode::Io, "cannot create shared-memory segment {}: it keeps reappearing", name);
     }
   }
-  FdCloser closer{fd};
+  UniqueFd closer(fd);
   // From here on an exception must unlink the half-made segment.
   std::unique_ptr<ShmSegment> segment;
   try {
@@ -142,7 +135,7 @@ std::unique_ptr<ShmSegment> ShmSegment::open(const std::string& name, uint64_t n
     if (errno == ENOENT) return nullptr;
     raise_errno(errno, "shm_open " + name);
   }
-  FdCloser closer{fd};
+  UniqueFd closer(fd);
   struct stat st {};
   if (::fstat(fd, &st) != 0) raise_errno(errno, "fstat " + name);
   const size_t bytes = static_cast<size_t>(st.st_size);
