@@ -55,7 +55,7 @@ struct AgentOptions {
 
 // Runs the agent until the job ends; returns the exit code this agent's
 // process should end with (the job's outcome).
-int run_agent(const AgentOptions& options);
+int run_agent(AgentOptions options);
 
 using elastic::agent_id;
 using elastic::agent_node;

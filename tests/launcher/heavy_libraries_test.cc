@@ -79,8 +79,8 @@ TEST(HeavyLibraries, ARunningStoreAndAnIdleAgentMapNone) {
   ASSERT_NE(agent_maps.find("libmyriad_elastic"), std::string::npos) << "maps of the agent were read";
   EXPECT_TRUE(heavy_in(agent_maps).empty()) << "myriad agent maps: " << joined(heavy_in(agent_maps));
 
-  // SIGKILL: the maps were the subject; an agent waiting in its join does
-  // not stop at once on SIGTERM, and how it stops is tested elsewhere.
+  // SIGKILL: the maps were the subject; how an idle agent stops on SIGTERM
+  // is agent_signal_test's.
   agent->send_signal(SIGKILL);
   agent->wait();
   store->send_signal(SIGTERM);
