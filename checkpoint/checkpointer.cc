@@ -109,7 +109,7 @@ std::string SaveHandle::replication_error() const {
   return status_->replication_error;
 }
 
-Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptions options)
+Checkpointer::Checkpointer(const std::shared_ptr<Communicator>& comm, CheckpointerOptions options)
     : options_(std::move(options)),
       fs_(options_.file_system != nullptr ? options_.file_system.get() : &posix_file_system()) {
   MYRIAD_CHECK(comm != nullptr);
@@ -122,16 +122,15 @@ Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptio
   snapshot_dir_ = resolve_snapshot_dir(options_.snapshot_dir, env);
   const int keep = options_.snapshot_keep
                        ? *options_.snapshot_keep
-                       : static_cast<int>(config::get_int(env, "MYRIAD_SNAPSHOT_KEEP", kDefaultSnapshotKeep,
-                                                          1, INT32_MAX));
+                       : static_cast<int>(config::read_int(env, "MYRIAD_SNAPSHOT_KEEP", 1, INT32_MAX));
   const int replicas = options_.replicas
                            ? *options_.replicas
-                           : static_cast<int>(config::get_int(env, "MYRIAD_CKPT_REPLICAS", 0, 0, 1));
+                           : static_cast<int>(config::read_int(env, "MYRIAD_CKPT_REPLICAS", 0, 1));
   if (keep < 1) raise(ErrorCode::InvalidArgument, "snapshot_keep must be >= 1, not {}", keep);
   if (replicas < 0 || replicas > 1)
     raise(ErrorCode::InvalidArgument, "replicas must be 0 or 1, not {}", replicas);
   const int64_t mbps =
-      options_.write_mbps ? *options_.write_mbps : config::get_int(env, "MYRIAD_CKPT_WRITE_MBPS", 0, 0);
+      options_.write_mbps ? *options_.write_mbps : config::read_int(env, "MYRIAD_CKPT_WRITE_MBPS", 0);
   if (mbps < 0) raise(ErrorCode::InvalidArgument, "write_mbps must be >= 0, not {}", mbps);
   write_rate_ = static_cast<uint64_t>(mbps) * 1'000'000;
   if (!snapshot_dir_.empty()) tier_ = std::make_unique<MemoryTier>(snapshot_dir_, keep, rank_, *fs_);
@@ -154,7 +153,7 @@ Checkpointer::Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptio
       raise(ErrorCode::InvalidArgument, "run id '{}': letters, digits, '-', '_' and '.', at most {}", chosen,
             kMaxRunId);
     }
-    std::memcpy(id, chosen.data(), chosen.size());
+    chosen.copy(id, kMaxRunId);  // id[] was zeroed: it stays terminated
   }
   control_comm_->broadcast(TensorView{id, sizeof(id), DType::U8})->wait();
   run_id_ = id;
@@ -240,12 +239,13 @@ SaveHandle Checkpointer::save(const State& state, const std::string& dir, uint64
   return handle;
 }
 
-void Checkpointer::persist(Snapshot snapshot, std::string dir, std::shared_ptr<SaveHandle::Status> status,
+void Checkpointer::persist(Snapshot snapshot, std::string dir,
+                           const std::shared_ptr<SaveHandle::Status>& status,
                            std::exception_ptr caller_error) {
   const uint64_t step = snapshot.step;
   const std::string tmp_name = step_dir_name(step) + std::string(kTmpMarker) + run_id_;
   const std::string tmp_dir = dir + "/" + tmp_name;
-  std::exception_ptr own = caller_error;
+  std::exception_ptr own = std::move(caller_error);
   if (!own && rank_ == 0) {
     try {
       // A checkpoint directory made here needs its name durable too, or a

@@ -21,7 +21,7 @@ std::atomic<int> g_world_communicators{0};
 
 std::chrono::milliseconds default_timeout(std::chrono::milliseconds requested) {
   if (requested.count() > 0) return requested;
-  return config::get_duration(Env::process(), "MYRIAD_TIMEOUT", std::chrono::milliseconds(300'000));
+  return config::read_duration(Env::process(), "MYRIAD_TIMEOUT");
 }
 
 // The id becomes part of store keys and shared-memory segment names.

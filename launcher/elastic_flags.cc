@@ -93,8 +93,7 @@ ElasticTimes elastic_times(const ElasticFlags& flags) {
     raise(ErrorCode::InvalidArgument, "--monitor-interval '{}' must be more than 0", flags.monitor_interval);
   }
   times.heartbeat_timeout = flags.heartbeat_timeout.empty()
-                                ? config::get_duration(Env::process(), "MYRIAD_HEARTBEAT_TIMEOUT",
-                                                       elastic::kDefaultHeartbeatTimeout)
+                                ? config::read_duration(Env::process(), "MYRIAD_HEARTBEAT_TIMEOUT")
                                 : config::parse_duration(flags.heartbeat_timeout, "--heartbeat-timeout");
   times.join_timeout = config::parse_duration(flags.join_timeout, "--join-timeout");
   times.node_cooldown = config::parse_duration(flags.node_cooldown, "--node-cooldown");

@@ -136,7 +136,7 @@ BootstrapInfo detect_bootstrap(const Env& env) {
 
 int detect_restart_count(const Env& env) {
   if (config::get_string(env, "MYRIAD_RESTART_COUNT")) {
-    return static_cast<int>(config::get_int(env, "MYRIAD_RESTART_COUNT", 0, 0, INT_MAX));
+    return static_cast<int>(config::read_int(env, "MYRIAD_RESTART_COUNT", 0, INT_MAX));
   }
   return static_cast<int>(config::get_int(env, "TORCHELASTIC_RESTART_COUNT", 0, 0, INT_MAX));
 }

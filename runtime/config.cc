@@ -41,7 +41,7 @@ constexpr Variable kVariables[] = {
     {"MYRIAD_WORLD_SIZE", "int", "", "Number of ranks in the job."},
     {"MYRIAD_LOCAL_RANK", "int", "", "Rank of this process among the ranks of its node."},
     {"MYRIAD_LOCAL_WORLD_SIZE", "int", "", "Number of ranks on this node."},
-    {"MYRIAD_NODE_ID", "string", "hostname",
+    {"MYRIAD_NODE_ID", "string", "host name",
      "Name of this rank's node. Ranks with different node ids are treated as on different hosts, so one "
      "machine can emulate several nodes."},
     {"MYRIAD_STORE", "host:port", "",
@@ -106,6 +106,14 @@ std::string_view trim(std::string_view text) {
 
 std::span<const Variable> variables() {
   return kVariables;
+}
+
+const Variable& variable(std::string_view name) {
+  for (const Variable& v : kVariables) {
+    if (v.name == name) return v;
+  }
+  raise(ErrorCode::Internal, "{} is read as a Myriad variable but runtime/config.cc does not declare it",
+        name);
 }
 
 std::optional<std::string> get_string(const Env& env, std::string_view name) {
@@ -193,6 +201,49 @@ std::string get_choice(const Env& env, std::string_view name, std::string_view d
     list += choice;
   }
   raise(ErrorCode::InvalidArgument, "{}='{}' is not accepted: accepted values are {}", name, *value, list);
+}
+
+namespace {
+
+// The table's default of a declared variable, which must be set for a typed read.
+std::string_view table_default(std::string_view name) {
+  const Variable& v = variable(name);
+  if (v.default_value.empty()) {
+    raise(ErrorCode::Internal, "{} has no default in runtime/config.cc's table; read it with get_*", name);
+  }
+  return v.default_value;
+}
+
+std::string table_what(std::string_view name) {
+  return fmt::format("the default of {} in runtime/config.cc", name);
+}
+
+}  // namespace
+
+int64_t read_int(const Env& env, std::string_view name, int64_t min, int64_t max) {
+  std::optional<std::string> value = get_string(env, name);
+  return value ? parse_int(*value, name, min, max)
+               : parse_int(table_default(name), table_what(name), min, max);
+}
+
+bool read_bool(const Env& env, std::string_view name) {
+  std::optional<std::string> value = get_string(env, name);
+  return value ? parse_bool(*value, name) : parse_bool(table_default(name), table_what(name));
+}
+
+std::chrono::milliseconds read_duration(const Env& env, std::string_view name) {
+  std::optional<std::string> value = get_string(env, name);
+  return value ? parse_duration(*value, name) : parse_duration(table_default(name), table_what(name));
+}
+
+std::string read_choice(const Env& env, std::string_view name,
+                        std::initializer_list<std::string_view> accepted) {
+  std::string_view fallback = table_default(name);
+  bool listed = false;
+  for (std::string_view choice : accepted) listed = listed || choice == fallback;
+  if (!listed)
+    raise(ErrorCode::Internal, "{} is '{}', not one of the accepted values", table_what(name), fallback);
+  return get_choice(env, name, fallback, accepted);
 }
 
 }  // namespace config

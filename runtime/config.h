@@ -50,12 +50,27 @@ struct Variable {
 // Every MYRIAD_* variable Myriad reads, in the order docs/config.md lists them.
 std::span<const Variable> variables();
 
+// The table's entry for `name`; Error(Internal) naming it when Myriad does
+// not declare it (a reader of an undeclared variable is a bug).
+const Variable& variable(std::string_view name);
+
+// Reads of a declared variable whose default is the table's, so that each
+// default is written once. The table's default must parse as the type
+// (tests/runtime/config_test.cc checks every entry).
+int64_t read_int(const Env& env, std::string_view name, int64_t min = INT64_MIN, int64_t max = INT64_MAX);
+bool read_bool(const Env& env, std::string_view name);
+std::chrono::milliseconds read_duration(const Env& env, std::string_view name);
+std::string read_choice(const Env& env, std::string_view name,
+                        std::initializer_list<std::string_view> accepted);
+
+// Reads with the caller's default: for variables outside the table (the
+// torchrun, Open MPI and Slurm variables Myriad also reads) and for tests.
 // The value as text, or nullopt when unset or empty.
 std::optional<std::string> get_string(const Env& env, std::string_view name);
 
 // An integer in [min, max].
-int64_t get_int(const Env& env, std::string_view name, int64_t default_value,
-                int64_t min = INT64_MIN, int64_t max = INT64_MAX);
+int64_t get_int(const Env& env, std::string_view name, int64_t default_value, int64_t min = INT64_MIN,
+                int64_t max = INT64_MAX);
 
 // 1/0, true/false, yes/no, on/off (any case).
 bool get_bool(const Env& env, std::string_view name, bool default_value);

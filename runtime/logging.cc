@@ -30,8 +30,8 @@ std::shared_ptr<spdlog::logger> make_logger() {
   // The stderr sink is unbuffered and mutex-protected: one line, one write.
   auto log = std::make_shared<spdlog::logger>("myriad", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   set_tag(*log, "rank -");
-  std::string level = config::get_choice(Env::process(), "MYRIAD_LOG_LEVEL", "info",
-                                         {"trace", "debug", "info", "warn", "error", "off"});
+  std::string level = config::read_choice(Env::process(), "MYRIAD_LOG_LEVEL",
+                                          {"trace", "debug", "info", "warn", "error", "off"});
   log->set_level(parse_level(level));
   log->flush_on(spdlog::level::trace);
   return log;

@@ -273,9 +273,8 @@ TcpStoreOptions TcpStoreOptions::from_env(const Env& env) {
     options.port = static_cast<uint16_t>(config::parse_int(*port, "MASTER_PORT", 1, 65535));
   }
   options.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
-  options.timeout = config::get_duration(env, "MYRIAD_TIMEOUT", kStoreDefaultTimeout);
-  options.connect_timeout =
-      config::get_duration(env, "MYRIAD_STORE_CONNECT_TIMEOUT", kStoreDefaultConnectTimeout);
+  options.timeout = config::read_duration(env, "MYRIAD_TIMEOUT");
+  options.connect_timeout = config::read_duration(env, "MYRIAD_STORE_CONNECT_TIMEOUT");
   return options;
 }
 

@@ -101,7 +101,7 @@ std::shared_ptr<myriad::Store> store_from_env(std::chrono::milliseconds timeout)
   Env env = Env::process();
   TcpStoreOptions options = TcpStoreOptions::from_env(env);
   options.timeout = timeout;
-  int64_t round = config::get_int(env, "MYRIAD_RESTART_COUNT", 0, 0);
+  int64_t round = config::read_int(env, "MYRIAD_RESTART_COUNT", 0);
   return std::make_shared<PrefixStore>(fmt::format("torch/{}/", round), std::make_shared<TcpStore>(options));
 }
 

@@ -1,17 +1,21 @@
 // The elastic defaults are defined once, in elastic/: the flags of `myriad
 // run`/`myriad agent`, the options structs and the documented MYRIAD_*
 // default all read the same constants (a default changed in one place
-// used to leave the others behind).
+// used to leave the others behind). The typed constants of the other layers
+// are checked against runtime/config.cc's table here too, where every layer
+// is linked.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <string>
 
+#include "checkpoint/memory_tier.h"
 #include "elastic/agent.h"
 #include "launcher/elastic_flags.h"
 #include "launcher/run_plan.h"
 #include "launcher/supervisor.h"
 #include "runtime/config.h"
+#include "runtime/tcp_store.h"
 
 namespace myriad::launcher {
 namespace {
@@ -55,15 +59,14 @@ TEST(ElasticDefaults, OptionsStructsAgreeWithTheRendezvousAndThePolicy) {
   EXPECT_EQ(agent.grace_period, elastic::kDefaultGracePeriod);
 }
 
-TEST(ElasticDefaults, TheDocumentedHeartbeatTimeoutIsTheAgentsDefault) {
-  bool found = false;
-  for (const config::Variable& variable : config::variables()) {
-    if (variable.name != "MYRIAD_HEARTBEAT_TIMEOUT") continue;
-    found = true;
-    EXPECT_EQ(config::parse_duration(variable.default_value, variable.name),
-              elastic::kDefaultHeartbeatTimeout);
-  }
-  EXPECT_TRUE(found);
+// The constants that default the options structs (for a caller that sets no
+// variable) are the table's defaults of the variables that override them.
+TEST(ElasticDefaults, TypedConstantsAreTheDeclaredDefaults) {
+  const Env empty = Env::from_map({});
+  EXPECT_EQ(config::read_duration(empty, "MYRIAD_HEARTBEAT_TIMEOUT"), elastic::kDefaultHeartbeatTimeout);
+  EXPECT_EQ(config::read_duration(empty, "MYRIAD_TIMEOUT"), kStoreDefaultTimeout);
+  EXPECT_EQ(config::read_duration(empty, "MYRIAD_STORE_CONNECT_TIMEOUT"), kStoreDefaultConnectTimeout);
+  EXPECT_EQ(config::read_int(empty, "MYRIAD_SNAPSHOT_KEEP"), checkpoint::kDefaultSnapshotKeep);
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
+#include <vector>
 
 #include "runtime/error.h"
 #include "tests/harness/process.h"
@@ -100,18 +102,83 @@ TEST(Config, Choice) {
       {"BAD", "loud", "debug, info"});
 }
 
-TEST(Config, EveryVariableIsDocumented) {
+// docs/config.md's table is runtime/config.cc's: the same variables in the
+// same order, each with the same type and default.
+TEST(Config, DocsTableIsTheDeclaredTable) {
   std::ifstream file(test::source_dir() + "/docs/config.md");
   ASSERT_TRUE(file) << "docs/config.md is missing";
-  std::stringstream text;
-  text << file.rdbuf();
-  std::set<std::string_view> seen;
-  for (const config::Variable& variable : config::variables()) {
-    EXPECT_TRUE(seen.insert(variable.name).second) << "declared twice: " << variable.name;
-    EXPECT_NE(text.str().find(fmt::format("`{}`", variable.name)), std::string::npos)
-        << variable.name << " is not in docs/config.md";
-    EXPECT_FALSE(variable.description.empty()) << variable.name;
+  struct Row {
+    std::string name, type, default_value;
+  };
+  std::vector<Row> rows;
+  auto cell = [](std::string text) {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '`')) text.erase(text.begin());
+    while (!text.empty() && (text.back() == ' ' || text.back() == '`')) text.pop_back();
+    return text;
+  };
+  for (std::string line; std::getline(file, line);) {
+    if (!line.starts_with("| `MYRIAD_")) continue;
+    std::vector<std::string> cells;
+    std::stringstream cells_in(line.substr(1));
+    for (std::string c; std::getline(cells_in, c, '|');) cells.push_back(cell(c));
+    ASSERT_GE(cells.size(), 4u) << "docs/config.md row with fewer than 4 cells: " << line;
+    rows.push_back({cells[0], cells[1], cells[2]});
   }
+  std::span<const config::Variable> declared = config::variables();
+  ASSERT_EQ(rows.size(), declared.size()) << "docs/config.md lists " << rows.size()
+                                          << " variables, runtime/config.cc declares " << declared.size();
+  std::set<std::string_view> seen;
+  for (size_t i = 0; i < declared.size(); ++i) {
+    const config::Variable& variable = declared[i];
+    EXPECT_TRUE(seen.insert(variable.name).second) << "declared twice: " << variable.name;
+    EXPECT_FALSE(variable.description.empty()) << variable.name;
+    EXPECT_EQ(rows[i].name, variable.name) << "row " << i + 1 << " of docs/config.md";
+    EXPECT_EQ(rows[i].type, variable.type) << variable.name << "'s type in docs/config.md";
+    EXPECT_EQ(rows[i].default_value, variable.default_value)
+        << variable.name << "'s default in docs/config.md";
+  }
+}
+
+// A typed read takes its default from the table, so every typed default must
+// parse; and a variable without a default cannot be read as if it had one.
+TEST(Config, EveryTypedDefaultParses) {
+  const Env empty = Env::from_map({});
+  for (const config::Variable& v : config::variables()) {
+    if (v.default_value.empty()) continue;
+    if (v.type == "int") {
+      EXPECT_EQ(config::read_int(empty, v.name), config::parse_int(v.default_value, v.name)) << v.name;
+    } else if (v.type == "duration") {
+      EXPECT_EQ(config::read_duration(empty, v.name), config::parse_duration(v.default_value, v.name))
+          << v.name;
+    } else if (v.type == "bool") {
+      EXPECT_EQ(config::read_bool(empty, v.name), config::parse_bool(v.default_value, v.name)) << v.name;
+    }
+  }
+  EXPECT_EQ(config::read_duration(empty, "MYRIAD_TIMEOUT"), milliseconds(300'000));
+  EXPECT_EQ(config::read_int(empty, "MYRIAD_SNAPSHOT_KEEP", 1, 100), 2);
+  EXPECT_EQ(config::read_choice(empty, "MYRIAD_LOG_LEVEL", {"debug", "info"}), "info");
+}
+
+TEST(Config, TypedReadsPreferTheEnvironmentAndCheckIt) {
+  const Env env = Env::from_map({{"MYRIAD_TIMEOUT", "2m"}, {"MYRIAD_SNAPSHOT_KEEP", "0"}});
+  EXPECT_EQ(config::read_duration(env, "MYRIAD_TIMEOUT"), milliseconds(120'000));
+  expect_invalid([&] { config::read_int(env, "MYRIAD_SNAPSHOT_KEEP", 1, 100); },
+                 {"MYRIAD_SNAPSHOT_KEEP", "1 to 100"});
+}
+
+TEST(Config, ReadingAnUndeclaredVariableOrOneWithoutDefaultIsABug) {
+  const Env empty = Env::from_map({});
+  for (auto read : {+[](const Env& e) { config::read_int(e, "MYRIAD_NOT_DECLARED"); },
+                    +[](const Env& e) { config::read_int(e, "MYRIAD_RANK"); }}) {
+    try {
+      read(empty);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& error) {
+      EXPECT_EQ(error.code(), ErrorCode::Internal) << error.what();
+      EXPECT_NE(error.message().find("runtime/config.cc"), std::string::npos) << error.message();
+    }
+  }
+  EXPECT_EQ(config::read_int(Env::from_map({{"MYRIAD_RANK", "3"}}), "MYRIAD_RANK"), 3);
 }
 
 }  // namespace
