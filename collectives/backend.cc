@@ -10,6 +10,7 @@
 #include "collectives/backend_plugin.h"
 #include "collectives/native/native_backend.h"
 #include "collectives/plugin.h"
+#include "collectives/work_control.h"
 
 namespace myriad {
 namespace {
@@ -141,9 +142,9 @@ std::unique_ptr<Backend> make_backend(std::string_view name, const BackendContex
 
 WorkPtr Backend::not_supported(OpKind kind) const {
   auto work = std::make_shared<Work>(OpDescriptor{.kind = kind});
-  work->fail(
-      std::make_exception_ptr(Error(ErrorCode::NotSupported, fmt::format("the {} backend does not support {}",
-                                                                         name(), op_kind_name(kind)))));
+  WorkControl::fail(*work, std::make_exception_ptr(Error(ErrorCode::NotSupported,
+                                                         fmt::format("the {} backend does not support {}",
+                                                                     name(), op_kind_name(kind)))));
   return work;
 }
 

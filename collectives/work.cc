@@ -1,5 +1,7 @@
 #include "collectives/work.h"
 
+#include <utility>
+
 namespace myriad {
 
 bool Work::test() const {
@@ -8,6 +10,7 @@ bool Work::test() const {
 }
 
 bool Work::run_here() {
+  waited_.store(true, std::memory_order_relaxed);
   return runner_ && !test() && runner_();
 }
 
@@ -19,6 +22,7 @@ void Work::wait() {
 }
 
 void Work::wait(std::chrono::milliseconds timeout) {
+  waited_.store(true, std::memory_order_relaxed);
   std::unique_lock lock(mutex_);
   if (!done_cv_.wait_for(lock, timeout, [&] { return done_; })) {
     raise(ErrorCode::Timeout, "Timed out: {} (sequence {}) did not complete within the {} ms wait",
@@ -70,7 +74,8 @@ void Work::complete() {
 }
 
 void Work::fail(std::exception_ptr error) {
-  finish(error ? error : std::make_exception_ptr(Error(ErrorCode::Internal, "failed without an error")));
+  finish(error ? std::move(error)
+               : std::make_exception_ptr(Error(ErrorCode::Internal, "failed without an error")));
 }
 
 void Work::finish(std::exception_ptr error) {
@@ -79,7 +84,7 @@ void Work::finish(std::exception_ptr error) {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
-    error_ = error;
+    error_ = std::move(error);
     callbacks.swap(callbacks_);
   }
   done_cv_.notify_all();

@@ -14,6 +14,7 @@
 // called; error() returns it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <exception>
@@ -46,7 +47,9 @@ class Work {
   // Runs the operation on the calling thread if its backend allows that
   // (native: it is the next of its communicator's operations and none is
   // running); returns whether it did. For callers that wait through their
-  // own means (a framework's Work object) and want wait()'s shortcut.
+  // own means (a framework's Work object) and want wait()'s shortcut. Like
+  // wait(), it tells the backend that a caller now waits for the result
+  // (its progress thread then polls for it rather than sleeping).
   bool run_here();
   // Waits at most `timeout`; throws Error(Timeout) naming the operation if it
   // is still running then (the operation itself goes on).
@@ -63,19 +66,17 @@ class Work {
   // Runs `callback` once the operation completes.
   void on_complete(std::function<void(Work&)> callback);
 
-  // Set by the backend before the Work is returned: wait() calls `runner`
-  // before blocking, so that a backend may run a not-yet-started operation
-  // on the waiting thread. It returns whether it ran it.
+ private:
+  // The backend's side (collectives/work_control.h): the runner, the source
+  // of a recv_any() and completion are not for users.
+  friend class WorkControl;
   void set_runner(std::function<bool()> runner) { runner_ = std::move(runner); }
-
-  // Called by the backend before complete() on the Work of a recv_any().
   void set_source_rank(int rank);
-
-  // Completion, called once by the backend. A second call is ignored.
+  // Whether a caller waits on the result (wait() or run_here() was called;
+  // never cleared): the backend's progress thread then polls for it.
+  bool waited() const { return waited_.load(std::memory_order_relaxed); }
   void complete();
   void fail(std::exception_ptr error);
-
- private:
   void finish(std::exception_ptr error);
 
   const OpDescriptor descriptor_;
@@ -86,6 +87,7 @@ class Work {
   int source_rank_ = -1;
   std::vector<std::function<void(Work&)>> callbacks_;
   std::function<bool()> runner_;  // set before the Work is shared; read-only after
+  std::atomic<bool> waited_{false};
 };
 
 using WorkPtr = std::shared_ptr<Work>;

@@ -1,7 +1,5 @@
 #include "runtime/dtype.h"
 
-#include <charconv>
-
 #include "runtime/error.h"
 
 namespace myriad {
@@ -88,20 +86,6 @@ bool reduce_op_is_bitwise(ReduceOp op) {
 
 std::string device_name(Device device) {
   return device.is_cpu() ? std::string("cpu") : fmt::format("cuda:{}", device.index);
-}
-
-Device parse_device(std::string_view text) {
-  if (text == "cpu") return Device::cpu();
-  if (text == "cuda") return Device::cuda(0);
-  if (text.starts_with("cuda:")) {
-    std::string_view digits = text.substr(5);
-    int index = -1;
-    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), index);
-    if (ec == std::errc() && end == digits.data() + digits.size() && index >= 0) {
-      return Device::cuda(index);
-    }
-  }
-  raise(ErrorCode::InvalidArgument, "unknown device '{}': accepted values are cpu, cuda, cuda:N", text);
 }
 
 }  // namespace myriad

@@ -52,8 +52,6 @@ struct Device {
 };
 // "cpu" or "cuda:N".
 std::string device_name(Device device);
-// Accepts "cpu", "cuda" (index 0) and "cuda:N".
-Device parse_device(std::string_view text);
 
 // A non-owning view: `count` elements of `dtype` at `data` on `device`.
 // The caller keeps the memory alive for as long as the view is in use.

@@ -12,6 +12,7 @@
 #include "collectives/mpi/mpi_types.h"
 #include "collectives/native/progress_thread.h"
 #include "collectives/validate.h"
+#include "collectives/work_control.h"
 #include "kernels/reduce.h"
 #include "runtime/logging.h"
 
@@ -87,6 +88,7 @@ int to_int(uint64_t count, std::string_view what) {
 
 std::vector<int> to_ints(const std::vector<uint64_t>& counts, std::string_view what) {
   std::vector<int> out;
+  out.reserve(counts.size());
   for (uint64_t c : counts) out.push_back(to_int(c, what));
   return out;
 }
@@ -368,7 +370,7 @@ class MpiBackend : public Backend {
       if (std::shared_ptr<Error> reason = aborted(); reason && !failed_)
         failed_ = std::make_exception_ptr(*reason);
       if (failed_) {
-        work->fail(failed_);
+        WorkControl::fail(*work, failed_);
         return;
       }
       try {
@@ -376,16 +378,16 @@ class MpiBackend : public Backend {
         const MPI_Status status = wait(request, *work, std::chrono::steady_clock::now() + limit);
         // recv_any(): the communicator's ranks are comm_'s, in order.
         if (work->descriptor().kind == OpKind::Recv && work->descriptor().root < 0) {
-          work->set_source_rank(status.MPI_SOURCE);
+          WorkControl::set_source_rank(*work, status.MPI_SOURCE);
         }
         if (scale.data != nullptr && scale.count > 0) {
           kernels::scale(static_cast<kernels::ElementType>(scale.dtype), scale.data, scale.count,
                          1.0 / context_.size());
         }
-        work->complete();
+        WorkControl::complete(*work);
       } catch (...) {
         failed_ = std::current_exception();
-        work->fail(failed_);
+        WorkControl::fail(*work, failed_);
       }
     });
     return work;

@@ -8,6 +8,7 @@
 #include <sched.h>
 
 #include "collectives/native/progress_thread.h"
+#include "collectives/work_control.h"
 #include "runtime/error.h"
 
 namespace myriad {
@@ -41,6 +42,10 @@ void Executor::post(RecvRequest* request) {
 
 std::optional<MessageHeader> Executor::probe(int peer) {
   return transport_of_.at(peer)->probe(peer);
+}
+
+bool Executor::finished(int peer) {
+  return transport_of_.at(peer)->finished(peer);
 }
 
 void Executor::add_waiting(Transport* transport) {
@@ -181,6 +186,8 @@ class RoundWait final : public WaitTarget {
     return op_.deadline;
   }
 
+  bool waited() const override { return op_.work != nullptr && WorkControl::waited(*op_.work); }
+
  private:
   int rank_;
   std::vector<SendRequest>& sends_;
@@ -202,7 +209,9 @@ void Executor::complete(std::vector<SendRequest>& sends, std::vector<RecvRequest
 
 void Executor::wait(WaitTarget& target) {
   using Clock = std::chrono::steady_clock;
+  const bool on_progress_thread = ProgressThread::on_progress_thread();
   bool spinning = false;
+  bool polled = false;  // this idle spell has had its polling time
   Clock::time_point spin_end;
   std::chrono::microseconds shared_sleep = kFirstSharedSleep;
   while (true) {
@@ -219,8 +228,13 @@ void Executor::wait(WaitTarget& target) {
     if (!spinning) {
       spinning = true;
       // Poll only for a caller that waits on this operation; on the
-      // progress thread the caller is computing on the cores polling takes.
-      spin_end = ProgressThread::on_progress_thread() ? now : now + spin_;
+      // progress thread the caller may be computing on the cores polling
+      // takes, until it waits too (checked again before each sleep).
+      polled = !on_progress_thread || target.waited();
+      spin_end = polled ? now + spin_ : now;
+    } else if (!polled && target.waited()) {
+      polled = true;
+      spin_end = now + spin_;
     }
     if (now < spin_end) {
       if (yield_) sched_yield();

@@ -8,10 +8,11 @@
 //
 // Waiting (wait(), for a round, the start-of-op handshake and batches of
 // point-to-point operations alike): progress passes over every transport;
-// while nothing moves, the caller's thread polls for a short while (never a
-// progress thread: nobody waits there), then sleeps in the
+// while nothing moves, the loop polls for a short while, then sleeps in the
 // wait_for_activity() of the transports it still waits on, so a rank
-// waiting on a slow peer does not burn a core.
+// waiting on a slow peer does not burn a core. On a progress thread it
+// polls only once a caller waits for the result (WaitTarget::waited()):
+// until then the caller is computing, on the cores polling would take.
 //
 // Every message of one operation carries the operation's tag; a peer that
 // sends another tag is out of step and the transport fails. A deadline
@@ -33,6 +34,7 @@
 
 #include "collectives/native/schedule.h"
 #include "collectives/native/transport.h"
+#include "collectives/work.h"
 #include "kernels/reduce.h"
 
 namespace myriad {
@@ -57,6 +59,9 @@ struct ExecutorOp {
   // records that this rank reached the operation, for its timeout error).
   std::chrono::steady_clock::time_point check_in_at = std::chrono::steady_clock::time_point::max();
   std::function<void()> check_in;
+  // The operation's Work, when it has one: once a caller waits on it, the
+  // wait loop polls on the progress thread too (see Executor::wait()).
+  const Work* work = nullptr;
 };
 
 // What the executor's wait loop drives to completion: a round of requests,
@@ -76,6 +81,10 @@ class WaitTarget {
   // waits on and returns the latest time the sleep may last until.
   virtual std::chrono::steady_clock::time_point idle(std::chrono::steady_clock::time_point now,
                                                      std::vector<int>& peers) = 0;
+  // Whether a caller blocks waiting for the target's result (its Work's
+  // wait()): the progress thread then polls before it sleeps, as a caller's
+  // own thread does.
+  virtual bool waited() const = 0;
 };
 
 // How long the executor polls its transports before it sleeps in them: a
@@ -110,6 +119,7 @@ class Executor {
   void post(SendRequest* request);
   void post(RecvRequest* request);
   std::optional<MessageHeader> probe(int peer);
+  bool finished(int peer);
 
   // The wait loop (see the top of this file): returns once `target` is
   // done; throws what the transports or the target throw.

@@ -20,6 +20,7 @@
 #include "collectives/native/progress_thread.h"
 #include "collectives/native/schedule_cache.h"
 #include "collectives/validate.h"
+#include "collectives/work_control.h"
 #include "kernels/reduce.h"
 
 namespace myriad {
@@ -96,7 +97,7 @@ class NativeBackend : public Backend {
   // Runs `call` on the progress thread (or the caller's thread it is lent
   // to) unless the communicator has failed; completes or fails `work`, once.
   void run_guarded(const WorkPtr& work, CollectiveCall& call, std::chrono::milliseconds timeout);
-  void run_collective(CollectiveCall& call, std::chrono::milliseconds timeout);
+  void run_collective(const Work& work, CollectiveCall& call, std::chrono::milliseconds timeout);
   void run_schedule(CollectiveCall& call, const ExecutorOp& op);
 
   BackendContext context_;
@@ -149,7 +150,7 @@ WorkPtr NativeBackend::submit(CollectiveCall call, std::chrono::milliseconds req
       [this, work, call = std::move(call), timeout]() mutable { run_guarded(work, call, timeout); });
   // Whoever waits on a Work whose operation has not started runs it on its
   // own thread: two thread hand-offs fewer (docs/collectives.md, Progress).
-  work->set_runner([weak = std::weak_ptr<ProgressThread>(thread_), ticket] {
+  WorkControl::set_runner(*work, [weak = std::weak_ptr<ProgressThread>(thread_), ticket] {
     auto thread = weak.lock();
     return thread && thread->run_if_next(ticket);
   });
@@ -165,16 +166,16 @@ WorkPtr NativeBackend::submit_p2p(OpKind kind, TensorView buffer, int peer, uint
 void NativeBackend::run_guarded(const WorkPtr& work, CollectiveCall& call,
                                 std::chrono::milliseconds timeout) {
   if (failure_->failed()) {
-    work->fail(failure_->error());
+    WorkControl::fail(*work, failure_->error());
     return;
   }
   try {
-    run_collective(call, timeout);
+    run_collective(*work, call, timeout);
   } catch (...) {
-    work->fail(failure_->record(std::current_exception()));
+    WorkControl::fail(*work, failure_->record(std::current_exception()));
     return;
   }
-  work->complete();
+  WorkControl::complete(*work);
 }
 
 void NativeBackend::abort(const Error& reason) {
@@ -184,9 +185,10 @@ void NativeBackend::abort(const Error& reason) {
   thread_->submit([this, reason] { failure_->adopt(std::make_exception_ptr(reason)); });
 }
 
-void NativeBackend::run_collective(CollectiveCall& c, std::chrono::milliseconds timeout) {
+void NativeBackend::run_collective(const Work& work, CollectiveCall& c, std::chrono::milliseconds timeout) {
   LateRanks late(context_, c.descriptor.seq);
   ExecutorOp op;
+  op.work = &work;
   op.tag = c.descriptor.seq;
   op.element_bytes = c.args.element_bytes;
   op.deadline = std::chrono::steady_clock::now() + timeout;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "collectives/native/wire_tags.h"
+#include "collectives/work_control.h"
 #include "runtime/error.h"
 
 namespace myriad {
@@ -94,6 +95,11 @@ class PointToPoint::BatchWait final : public WaitTarget {
     return wake;
   }
 
+  bool waited() const override {
+    return std::any_of(running_.begin(), running_.end(),
+                       [](const Operation& p) { return !p.done && WorkControl::waited(*p.work); });
+  }
+
  private:
   void post_recv(Operation& p) {
     auto* dst = static_cast<uint8_t*>(p.buffer.data);
@@ -180,23 +186,34 @@ void PointToPoint::finish(Operation& op, const std::exception_ptr& error) {
   MYRIAD_CHECK(!op.done, "{} with peer {} (tag {}) finished twice", op_kind_name(op.kind), op.peer, op.tag);
   op.done = true;
   if (error) {
-    op.work->fail(error);
+    WorkControl::fail(*op.work, error);
     return;
   }
-  if (op.any_source) op.work->set_source_rank(op.peer);
-  op.work->complete();
+  if (op.any_source) WorkControl::set_source_rank(*op.work, op.peer);
+  WorkControl::complete(*op.work);
 }
 
 int PointToPoint::claim_any_source(uint64_t wire_tag) {
+  int finished = 0;
   for (int i = 0; i < size_; ++i) {
     const int peer = (any_source_next_ + i) % size_;
     if (peer == rank_) continue;
     // A dead peer with nothing buffered throws here: an any-source receive
-    // needs every peer, as the first message might be any one's.
+    // needs every live peer, as the first message might be any one's. A
+    // peer that closed its communicator sends nothing more: it is skipped.
     std::optional<MessageHeader> next = executor_.probe(peer);
-    if (!next || next->tag != wire_tag) continue;  // another tag waits for its own receive
+    if (!next) {
+      if (executor_.finished(peer)) ++finished;
+      continue;
+    }
+    if (next->tag != wire_tag) continue;  // another tag waits for its own receive
     any_source_next_ = (peer + 1) % size_;
     return peer;
+  }
+  if (finished == size_ - 1) {
+    raise(ErrorCode::PeerFailure,
+          "rank {}: recv_any (tag {}): every other rank has closed its communicator: nothing can arrive",
+          rank_, wire_tag & ~kPointToPointBit);
   }
   return -1;
 }

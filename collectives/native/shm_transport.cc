@@ -248,13 +248,20 @@ std::optional<MessageHeader> ShmTransport::probe(int rank) {
                         fmt::format("rank {}: peer rank {} aborted: {} (during a receive from any peer)",
                                     options_.rank, peer.rank, read_reason(header))));
   }
-  if (peer.exited || state == SegmentState::Closed) {
-    failure_.fail(Error(
-        ErrorCode::PeerFailure,
-        fmt::format("rank {}: peer rank {} (pid {}) {} during a receive from any peer", options_.rank,
-                    peer.rank, peer.pid, state == SegmentState::Closed ? "closed its transport" : "died")));
+  // A peer that closed its transport sends nothing more: finished(), not a
+  // failure. One that exited without closing it died.
+  if (peer.exited && state != SegmentState::Closed) {
+    failure_.fail(Error(ErrorCode::PeerFailure,
+                        fmt::format("rank {}: peer rank {} (pid {}) died during a receive from any peer",
+                                    options_.rank, peer.rank, peer.pid)));
   }
   return std::nullopt;
+}
+
+bool ShmTransport::finished(int rank) {
+  Peer& peer = peer_of(rank, "finished");
+  const auto state = static_cast<SegmentState>(peer.segment->header()->state.load(std::memory_order_acquire));
+  return state == SegmentState::Closed && !peer.in.has_data();
 }
 
 void ShmTransport::notify(SegmentHeader* header) {

@@ -83,7 +83,8 @@ class ShmTransport final : public Transport {
 
   void post(SendRequest* request) override;
   void post(RecvRequest* request) override;
-  std::optional<MessageHeader> probe(int peer) override;
+  std::optional<MessageHeader> probe(int rank) override;
+  bool finished(int rank) override;
   bool progress() override;
   void wait_for_activity(std::chrono::microseconds timeout) override;
   void abort(const Error& reason) override;

@@ -256,15 +256,21 @@ std::optional<MessageHeader> TcpTransport::probe(int rank) {
     }
     return std::nullopt;  // an abort frame still arriving; parse() fails on it
   }
-  if (c.closed) {
+  // A goodbye: the peer closed its transport and sends nothing more
+  // (finished(), not a failure).
+  if (c.closed && !c.goodbye) {
     failure_.fail(
         Error(ErrorCode::PeerFailure,
               fmt::format("rank {}: peer rank {} {} during a receive from any peer", options_.rank, c.rank,
-                          c.goodbye ? "closed its transport"
-                          : c.reset ? "reset the connection (process died?)"
-                                    : "closed the connection without a goodbye (process died?)")));
+                          c.reset ? "reset the connection (process died?)"
+                                  : "closed the connection without a goodbye (process died?)")));
   }
   return std::nullopt;
+}
+
+bool TcpTransport::finished(int rank) {
+  const Connection& c = connection_of(rank, "finished");
+  return c.closed && c.goodbye && c.end - c.begin < sizeof(FrameHeader);
 }
 
 // ---------------------------------------------------------------- progress

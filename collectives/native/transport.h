@@ -112,10 +112,15 @@ class Transport {
   // The header of the next message from `peer`, once it has begun to
   // arrive; nullopt while nothing has, or while a posted receive from `peer`
   // is pending (that receive takes the front message first). Never takes
-  // the message. A peer that is gone (exited, closed, aborted) with nothing
-  // left buffered fails the transport with PeerFailure naming it, as a
-  // pending receive from it would. Throws the transport's sticky error.
+  // the message. A peer that died or aborted with nothing left buffered
+  // fails the transport with PeerFailure naming it, as a pending receive
+  // from it would; one that closed its transport on purpose is not a
+  // failure (nullopt; finished() tells). Throws the transport's sticky error.
   virtual std::optional<MessageHeader> probe(int peer) = 0;
+  // The peer closed its transport on purpose and nothing it sent is left
+  // unclaimed: it will send nothing more (an any-source receive stops
+  // waiting for it).
+  virtual bool finished(int peer) = 0;
   // Moves posted requests forward without blocking; returns whether
   // anything moved. Throws the transport's sticky error.
   virtual bool progress() = 0;

@@ -8,9 +8,11 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "collectives/backend_plugin.h"
 #include "collectives/validate.h"
+#include "collectives/work_control.h"
 #include "runtime/logging.h"
 
 namespace myriad {
@@ -228,11 +230,13 @@ class NcclBackend : public Backend {
     const std::string why = unsupported_reduction(dtype, op);
     if (why.empty()) return nullptr;
     auto work = std::make_shared<Work>(OpDescriptor{.kind = kind, .dtype = dtype, .op = op});
-    work->fail(std::make_exception_ptr(Error(
-        ErrorCode::NotSupported,
-        fmt::format("rank {}: {} {} of {}: the nccl backend does not support it: {}; the native and mpi "
-                    "backends do (on CPU memory)",
-                    context_.rank, op_kind_name(kind), reduce_op_name(op), dtype_name(dtype), why))));
+    WorkControl::fail(
+        *work,
+        std::make_exception_ptr(Error(
+            ErrorCode::NotSupported,
+            fmt::format("rank {}: {} {} of {}: the nccl backend does not support it: {}; the native and mpi "
+                        "backends do (on CPU memory)",
+                        context_.rank, op_kind_name(kind), reduce_op_name(op), dtype_name(dtype), why))));
     return work;
   }
 
@@ -259,7 +263,7 @@ class NcclBackend : public Backend {
     {
       std::lock_guard lock(mutex_);
       if (failed_) {
-        work->fail(failed_);
+        WorkControl::fail(*work, failed_);
         return work;
       }
     }
@@ -283,21 +287,21 @@ class NcclBackend : public Backend {
     } catch (...) {
       std::lock_guard lock(mutex_);
       fail_all_locked(std::current_exception());
-      work->fail(failed_);
+      WorkControl::fail(*work, failed_);
     }
     cv_.notify_all();
     return work;
   }
 
   void fail_all_locked(std::exception_ptr error) {
-    if (!failed_) failed_ = error;
+    if (!failed_) failed_ = std::move(error);
     if (comm_ != nullptr && !aborted_) {
       ncclCommAbort(comm_);
       aborted_ = true;
     }
     for (Pending& p : pending_) {
       cudaEventDestroy(p.event);
-      p.work->fail(failed_);
+      WorkControl::fail(*p.work, failed_);
     }
     pending_.clear();
   }
@@ -315,7 +319,7 @@ class NcclBackend : public Backend {
           cudaEventDestroy(head.event);
           WorkPtr work = head.work;
           pending_.pop_front();
-          work->complete();
+          WorkControl::complete(*work);
           continue;
         }
         ncclResult_t nccl_state = ncclSuccess;

@@ -18,6 +18,7 @@
 
 #include "collectives/native/progress_thread.h"
 #include "collectives/work.h"
+#include "collectives/work_control.h"
 
 namespace myriad {
 namespace {
@@ -168,12 +169,12 @@ TEST(CompletionExecutor, CallbackWaitingForALaterOperationOfTheSameProgressThrea
   CompletionExecutor executor;
   first->on_complete([&](Work&) {
     executor.submit([&] {
-      progress.submit([&] { second->complete(); });
+      progress.submit([&] { WorkControl::complete(*second); });
       second->wait();
       seen.set_value(second->test());
     });
   });
-  progress.submit([&] { first->complete(); });
+  progress.submit([&] { WorkControl::complete(*first); });
   std::future<bool> result = seen.get_future();
   ASSERT_EQ(result.wait_for(20s), std::future_status::ready) << "the callback's wait deadlocked";
   EXPECT_TRUE(result.get());

@@ -6,12 +6,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <future>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "collectives/work.h"
+#include "collectives/work_control.h"
+#include "runtime/error.h"
 
 namespace myriad {
 namespace {
@@ -125,9 +128,9 @@ TEST(ProgressThread, StopRightAfterAnInlineRunDuringTheGrace) {
 TEST(Work, WaitCallsTheRunnerBeforeBlocking) {
   auto work = std::make_shared<Work>(OpDescriptor{});
   int calls = 0;
-  work->set_runner([&] {
+  WorkControl::set_runner(*work, [&] {
     ++calls;
-    work->complete();
+    WorkControl::complete(*work);
     return true;
   });
   work->wait();  // would block forever if the runner were not called
@@ -140,14 +143,39 @@ TEST(Work, RunHereRunsOnlyWhatIsPending) {
   auto work = std::make_shared<Work>(OpDescriptor{});
   EXPECT_FALSE(work->run_here()) << "no runner set";
   int calls = 0;
-  work->set_runner([&] {
+  WorkControl::set_runner(*work, [&] {
     ++calls;
-    work->complete();
+    WorkControl::complete(*work);
     return true;
   });
   EXPECT_TRUE(work->run_here());
   EXPECT_FALSE(work->run_here()) << "already complete";
   EXPECT_EQ(calls, 1);
+}
+
+// Completing, failing and giving a runner are the backend's (WorkControl);
+// a user holding a Work can only wait, test and read it.
+template <typename W>
+concept UserCanComplete = requires(W& w) {
+  w.complete();
+};
+template <typename W>
+concept UserCanFail = requires(W& w, std::exception_ptr e) {
+  w.fail(e);
+};
+template <typename W>
+concept UserCanSetRunner = requires(W& w) {
+  w.set_runner([] { return false; });
+};
+static_assert(!UserCanComplete<Work> && !UserCanFail<Work> && !UserCanSetRunner<Work>);
+
+TEST(Work, ASecondCompletionIsIgnored) {
+  auto work = std::make_shared<Work>(OpDescriptor{});
+  WorkControl::fail(*work, std::make_exception_ptr(Error(ErrorCode::PeerFailure, "first")));
+  WorkControl::complete(*work);
+  EXPECT_TRUE(work->test());
+  ASSERT_TRUE(work->error());
+  EXPECT_EQ(work->error()->code(), ErrorCode::PeerFailure);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 // whichever rank sends first, every message arrives once with its payload
 // and its sender in Work::source_rank(); a message with another tag is left
 // for its own receive; a peer killed while rank 0 waits fails the wait
-// naming it; a wait nobody answers fails with "Timed out".
+// naming it, one that closed its communicator is skipped (and when every
+// other rank has, the wait fails saying so); a wait nobody answers fails
+// with "Timed out".
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -108,8 +110,8 @@ TEST_P(RecvAny, EveryMessageArrivesOnceWithItsPayloadAndSource) {
       [&](Rank& self) {
         for (bool async : {false, true}) {
           if (int code = receive_from_each(self, async); code != kRankOk) return code;
-          // A rank gone with nothing buffered fails an any-source receive:
-          // none leaves before rank 0 has taken every message.
+          // Every rank takes part in both rounds: none leaves before rank 0
+          // has taken every message.
           self.comm->barrier()->wait();
         }
         return kRankOk;
@@ -222,6 +224,78 @@ TEST_P(RecvAnyFailure, PeerKilledDuringTheWaitFailsItNamingThePeer) {
   for (int r = 0; r < 2; ++r) {
     EXPECT_TRUE(result.ranks.ranks[r].exited && result.ranks.ranks[r].code == 0) << result.describe();
   }
+}
+
+// Rank 2 closes its communicator (on purpose: it is done) before rank 1
+// sends: rank 0's any-source receive skips it and takes rank 1's message.
+TEST_P(RecvAnyFailure, ARankThatClosedItsCommunicatorIsSkipped) {
+  WorldResult result = run_world(
+      layout_for(GetParam(), 3),
+      [&](Rank& self) {
+        self.comm->barrier()->wait();
+        if (self.rank == 2) {
+          self.comm.reset();  // closes its transports with a goodbye
+          self.world->store().set("closed", "1");
+          return kRankOk;
+        }
+        self.world->store().get("closed", kStoreWait);
+        if (self.rank == 1) {
+          std::this_thread::sleep_for(milliseconds(200));  // rank 0 sees the close first
+          std::vector<float> data = payload(1, kTag);
+          self.comm->send(TensorView{data.data(), kCount, DType::F32}, 0, kTag)->wait();
+          self.world->store().get("checked", kStoreWait);
+          return kRankOk;
+        }
+        std::vector<float> data(kCount, -1.0f);
+        WorkPtr work = self.comm->recv_any(TensorView{data.data(), kCount, DType::F32}, kTag);
+        Outcome outcome = outcome_of(*work);
+        self.world->store().set("checked", "1");
+        if (!outcome.ok) {
+          self.report(fmt::format("recv_any after rank 2 closed: {}", outcome.describe()));
+          return kRankOpFailed;
+        }
+        if (work->source_rank() != 1) {
+          self.report(fmt::format("recv_any: source rank {}, rank 1 sent", work->source_rank()));
+          return kRankWrongProperty;
+        }
+        return check_payload(self, "recv_any", data, 1, kTag) ? kRankOk : kRankWrongResult;
+      },
+      WorldOptions{.op_timeout = kOpTimeout});
+  EXPECT_TRUE(result.all_succeeded()) << result.describe();
+}
+
+// Every other rank closes its communicator: nothing can arrive, and the
+// any-source receive fails at once with PeerFailure saying so.
+TEST_P(RecvAnyFailure, EveryOtherRankClosedFailsTheReceive) {
+  WorldResult result = run_world(
+      layout_for(GetParam(), 3),
+      [&](Rank& self) {
+        self.comm->barrier()->wait();
+        if (self.rank != 0) {
+          self.comm.reset();
+          self.world->store().set(fmt::format("closed{}", self.rank), "1");
+          return kRankOk;
+        }
+        self.world->store().get("closed1", kStoreWait);
+        self.world->store().get("closed2", kStoreWait);
+        std::vector<float> data(kCount);
+        const auto start = std::chrono::steady_clock::now();
+        Outcome outcome = outcome_of(*self.comm->recv_any(TensorView{data.data(), kCount, DType::F32}, kTag));
+        const auto elapsed = std::chrono::steady_clock::now() - start;
+        if (outcome.ok || outcome.code != ErrorCode::PeerFailure ||
+            !contains(outcome.message, "every other rank has closed")) {
+          self.report(fmt::format("recv_any: expected [peer_failure] 'every other rank has closed', got {}",
+                                  outcome.describe()));
+          return kRankWrongFailure;
+        }
+        if (elapsed > kOpTimeout / 2) {
+          self.report("recv_any: the closes were noticed only near the timeout");
+          return kRankWrongFailure;
+        }
+        return kRankOk;
+      },
+      WorldOptions{.op_timeout = kOpTimeout});
+  EXPECT_TRUE(result.all_succeeded()) << result.describe();
 }
 
 // Nobody sends: the any-source receive fails at its timeout with Timeout,
