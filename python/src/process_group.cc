@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <optional>
 #include <random>
@@ -737,6 +738,53 @@ WorkHandle ProcessGroupMyriad::barrier(const c10d::BarrierOptions& opts) {
     ++seq_;
     return staging.work(rank_, OpType::BARRIER, {}, ops);
   });
+}
+
+void ProcessGroupMyriad::monitoredBarrier(const c10d::BarrierOptions& opts, bool wait_all_ranks) {
+  const std::chrono::milliseconds timeout = opts.timeout.count() > 0 ? opts.timeout : timeout_;
+  // Tags above torch's 32 bits: no user send or receive can match them.
+  const uint64_t tag = (uint64_t{1} << 40) | seq_.fetch_add(1);
+  std::shared_ptr<Communicator> comm = communicator(at::Device(at::kCPU));
+  uint8_t token = 0;
+  const TensorView token_view{&token, 1, DType::U8};
+  auto failed_to_pass = [&](const std::vector<int>& ranks) {
+    return fmt::format("[Rank 0]: Rank{} {} failed to pass monitoredBarrier in {} ms",
+                       ranks.size() > 1 ? "s" : "", fmt::join(ranks, ", "), timeout.count());
+  };
+  try {
+    if (rank_ != 0) {
+      CollectiveOptions options;
+      options.timeout = timeout;
+      comm->send(token_view, 0, tag, options)->wait();
+      comm->recv(token_view, 0, tag, options)->wait();  // released by rank 0
+      return;
+    }
+    // Rank 0: one receive per rank, all posted at once, under one deadline.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<uint8_t> tokens(static_cast<size_t>(size_));
+    std::vector<WorkPtr> reports(static_cast<size_t>(size_));
+    CollectiveOptions options;
+    options.timeout = timeout;
+    for (int r = 1; r < size_; ++r) {
+      reports[static_cast<size_t>(r)] =
+          comm->recv(TensorView{&tokens[static_cast<size_t>(r)], 1, DType::U8}, r, tag, options);
+    }
+    std::vector<int> missing;
+    for (int r = 1; r < size_; ++r) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      try {
+        reports[static_cast<size_t>(r)]->wait(std::max(left, std::chrono::milliseconds(0)));
+      } catch (const Error&) {
+        missing.push_back(r);
+        if (!wait_all_ranks) break;
+      }
+    }
+    if (!missing.empty()) TORCH_CHECK(false, failed_to_pass(missing));
+    for (int r = 1; r < size_; ++r) comm->send(token_view, r, tag, options)->wait();
+  } catch (const Error& e) {
+    TORCH_CHECK(false, "myriad: [Rank ", rank_, "]: monitoredBarrier: ", e.what());
+  }
 }
 
 WorkHandle ProcessGroupMyriad::send(std::vector<at::Tensor>& tensors, int dst_rank, int tag) {

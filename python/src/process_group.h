@@ -96,6 +96,11 @@ class ProcessGroupMyriad : public c10d::Backend {
   // dist.recv() without src: the first message with `tag` from any rank;
   // the Work's sourceRank() names the sender. One tensor, as on gloo.
   c10::intrusive_ptr<c10d::Work> recvAnysource(std::vector<at::Tensor>& tensors, int tag) override;
+  // torch.distributed.monitored_barrier: every rank reports to rank 0 and
+  // waits for its release; rank 0 names the ranks that did not report
+  // within the timeout (the first, or with wait_all_ranks every one) and
+  // raises, and the ranks it released go on.
+  void monitoredBarrier(const c10d::BarrierOptions& opts, bool wait_all_ranks) override;
 
   // The communicator of cpu tensors. The checkpoint service
   // (checkpoint_binding.h) splits its private communicators from it.

@@ -2,8 +2,9 @@
 processes (torch_semantics_worker.py): a wait inside a Future callback or a
 comm hook does not deadlock (PowerSGD trains as on gloo), a hung wait
 raises "Timed out" at its timeout, and PREMUL_SUM, all_gather_coalesced
-and sparse all-reduce give the expected values, and dist.recv() without
-src returns the sender's rank and its data, as on gloo."""
+and sparse all-reduce give the expected values, dist.recv() without src
+returns the sender's rank and its data, and dist.monitored_barrier passes or
+names the ranks that did not come, as on gloo."""
 
 import pytest
 
@@ -49,6 +50,19 @@ def test_all_gather_coalesced(ranks):
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_sparse_all_reduce(ranks):
     scenario("sparse_all_reduce", ranks)
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_monitored_barrier_passes(ranks):
+    scenario("monitored_barrier_passes", ranks)
+
+
+def test_monitored_barrier_names_the_first_absent_rank():
+    scenario("monitored_barrier_names_the_first_absent_rank", 3)
+
+
+def test_monitored_barrier_names_every_absent_rank():
+    scenario("monitored_barrier_names_every_absent_rank", 3)
 
 
 def test_recv_without_src_returns_the_senders_rank_as_on_gloo():

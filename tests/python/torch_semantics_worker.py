@@ -1,7 +1,8 @@
 """One rank of a scenario on what torch expects of a CPU backend, on the
 myriad backend: waits inside Future callbacks and comm hooks (PowerSGD),
 timeouts that fire on time and say "Timed out", PREMUL_SUM,
-all_gather_coalesced, sparse all-reduce and dist.recv() without src. Results
+all_gather_coalesced, sparse all-reduce, dist.recv() without src and
+monitored_barrier. Results
 are checked against values computed here and, where simple, against gloo
 on the same inputs (a gloo group over the same ranks). Exits 0 when the
 rank saw what the scenario expects, 1 otherwise (printing why).
@@ -273,6 +274,45 @@ def recv_any_source(rank, gloo):
     assert sorted(results[0]) == sorted(results[1])
     for src, t in results[0].items():
         assert torch.equal(t, results[1][src]), (src, t, results[1][src])
+
+
+def monitored_barrier_passes(rank, gloo):
+    """dist.monitored_barrier on myriad passes when every rank comes, with and
+    without wait_all_ranks, as on gloo, and again after that."""
+    for group in (None, gloo, None):
+        dist.monitored_barrier(group=group, timeout=timedelta(seconds=30))
+        dist.monitored_barrier(group=group, timeout=timedelta(seconds=30), wait_all_ranks=True)
+    t = torch.ones(3)
+    dist.all_reduce(t)  # the group still works after its monitored barriers
+    assert torch.equal(t, torch.full((3,), float(dist.get_world_size()))), t
+
+
+def _monitored_barrier_without_the_others(rank, gloo, wait_all_ranks):
+    # Only rank 0 comes; it must raise within the timeout, naming who stayed
+    # away in gloo's words. Everyone then meets on gloo (the myriad group
+    # has a failed operation and is not used again).
+    world = dist.get_world_size()
+    if rank == 0:
+        begun = time.monotonic()
+        try:
+            dist.monitored_barrier(timeout=timedelta(seconds=1), wait_all_ranks=wait_all_ranks)
+            raise AssertionError("monitored_barrier passed while the other ranks stayed away")
+        except RuntimeError as e:
+            message = str(e)
+        took = time.monotonic() - begun
+        missing = list(range(1, world)) if wait_all_ranks else [1]
+        want = ("Ranks " if len(missing) > 1 else "Rank ") + ", ".join(map(str, missing))
+        assert f"{want} failed to pass monitoredBarrier in 1000 ms" in message, message
+        assert took < 5, f"raised after {took:.1f} s, with a 1 s timeout"
+    dist.barrier(group=gloo)
+
+
+def monitored_barrier_names_the_first_absent_rank(rank, gloo):
+    _monitored_barrier_without_the_others(rank, gloo, wait_all_ranks=False)
+
+
+def monitored_barrier_names_every_absent_rank(rank, gloo):
+    _monitored_barrier_without_the_others(rank, gloo, wait_all_ranks=True)
 
 
 def main():
