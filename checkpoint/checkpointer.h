@@ -115,7 +115,7 @@ class SaveHandle {
 
 class Checkpointer {
  public:
-  Checkpointer(std::shared_ptr<Communicator> comm, CheckpointerOptions options = {});
+  Checkpointer(const std::shared_ptr<Communicator>& comm, CheckpointerOptions options = {});
   ~Checkpointer();
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -143,7 +143,7 @@ class Checkpointer {
  private:
   // The background phase; `caller_error` set: only take part in the
   // agreement, so that the peers fail instead of waiting.
-  void persist(Snapshot snapshot, std::string dir, std::shared_ptr<SaveHandle::Status> status,
+  void persist(Snapshot snapshot, std::string dir, const std::shared_ptr<SaveHandle::Status>& status,
                std::exception_ptr caller_error);
   void join_and_surface();
   // Memory tier (checkpointer_memory.cc): set up from every rank's node and

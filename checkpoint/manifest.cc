@@ -77,13 +77,13 @@ json tensor_to_json(const TensorRecord& t) {
           {"chunks", std::move(chunks)}};
 }
 
-TensorRecord tensor_from_json(const json& t) {
+TensorRecord tensor_from_json(const json& record_json) {
   TensorRecord r;
-  r.name = t.at("name").get<std::string>();
-  r.dtype = parse_dtype(t.at("dtype").get<std::string>());
-  r.shape = t.at("shape").get<std::vector<int64_t>>();
-  r.placement = parse_placement(t.at("placement").get<std::string>());
-  for (const json& c : t.at("chunks")) r.chunks.push_back(chunk_from_json(c));
+  r.name = record_json.at("name").get<std::string>();
+  r.dtype = parse_dtype(record_json.at("dtype").get<std::string>());
+  r.shape = record_json.at("shape").get<std::vector<int64_t>>();
+  r.placement = parse_placement(record_json.at("placement").get<std::string>());
+  for (const json& c : record_json.at("chunks")) r.chunks.push_back(chunk_from_json(c));
   return r;
 }
 

@@ -62,7 +62,7 @@ struct Manifest {
 
 // One tensor's entry, as the manifest and the ranks' persist reports hold it.
 nlohmann::json tensor_to_json(const TensorRecord& tensor);
-TensorRecord tensor_from_json(const nlohmann::json& json);
+TensorRecord tensor_from_json(const nlohmann::json& record_json);
 // The manifest's file content, checksum included.
 std::string manifest_to_text(const Manifest& manifest);
 // Parses and checks a manifest read from `path` (named in errors).

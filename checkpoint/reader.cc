@@ -166,32 +166,32 @@ LoadResult load_step(State& state, const std::string& dir, uint64_t step, const 
   return result;
 }
 
-LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptions& given) {
-  LoadOptions options = given;
-  options.snapshot_dir = resolve_snapshot_dir(given.snapshot_dir, Env::process());
+LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptions& options) {
+  LoadOptions resolved = options;
+  resolved.snapshot_dir = resolve_snapshot_dir(options.snapshot_dir, Env::process());
   // Steps committed in memory count as much as the disk's: a restarted
   // worker restores from memory even when the disk lost the step's files.
-  const std::vector<uint64_t> in_memory = memory_steps(*options.snapshot_dir);
-  std::optional<uint64_t> target = options.step;
+  const std::vector<uint64_t> in_memory = memory_steps(*resolved.snapshot_dir);
+  std::optional<uint64_t> target = resolved.step;
   std::vector<std::string> skipped;
   if (!target) {
     try {
       target = latest_step(dir);
     } catch (const Error& e) {
-      if (!options.fallback || e.code() != ErrorCode::Corruption) throw;
+      if (!resolved.fallback || e.code() != ErrorCode::Corruption) throw;
       skipped.push_back(e.message());
       MYRIAD_LOG_WARN("checkpoint: {}; using the newest committed step", e.message());
       std::vector<uint64_t> steps = list_steps(dir);
       if (!steps.empty()) target = steps.back();
     }
   }
-  if (!options.step && !in_memory.empty() && (!target || in_memory.back() > *target)) {
+  if (!resolved.step && !in_memory.empty() && (!target || in_memory.back() > *target)) {
     target = in_memory.back();
   }
   if (!target) raise(ErrorCode::Io, "{}: no committed checkpoint", dir);
 
   std::vector<uint64_t> candidates{*target};
-  if (options.fallback) {
+  if (resolved.fallback) {
     std::vector<uint64_t> steps = list_steps(dir);
     steps.insert(steps.end(), in_memory.begin(), in_memory.end());
     std::sort(steps.rbegin(), steps.rend());
@@ -202,16 +202,16 @@ LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptio
   }
   for (uint64_t step : candidates) {
     try {
-      LoadResult result = load_step(state, dir, step, options);
+      LoadResult result = load_step(state, dir, step, resolved);
       result.skipped = skipped;
       MYRIAD_LOG_INFO(
           "checkpoint: rank {} restored step {} from memory ({}), buddy ({}), disk ({}) in {:.3f} s ({}){}",
-          options.rank, step, size_text(result.memory_bytes), size_text(result.buddy_bytes),
+          resolved.rank, step, size_text(result.memory_bytes), size_text(result.buddy_bytes),
           size_text(result.disk_bytes), result.seconds, step_path(dir, step),
           skipped.empty() ? "" : fmt::format(", after skipping {} newer step(s)", skipped.size()));
       // For the job's goodput ledger (under an agent): the restore's source and duration.
       append_event(nlohmann::json{{"event", "restore_done"},
-                                  {"rank", options.rank},
+                                  {"rank", resolved.rank},
                                   {"step", step},
                                   {"source", result.source},
                                   {"seconds", result.seconds},
@@ -222,9 +222,9 @@ LoadResult load_checkpoint(State& state, const std::string& dir, const LoadOptio
       return result;
     } catch (const Error& e) {
       const bool unusable = e.code() == ErrorCode::Corruption || e.code() == ErrorCode::NotSupported;
-      if (!options.fallback || !unusable) throw;
+      if (!resolved.fallback || !unusable) throw;
       skipped.push_back(fmt::format("step {}: {}", step, e.message()));
-      MYRIAD_LOG_WARN("checkpoint: rank {} skips step {}: {}", options.rank, step, e.message());
+      MYRIAD_LOG_WARN("checkpoint: rank {} skips step {}: {}", resolved.rank, step, e.message());
     }
   }
   std::string reasons;

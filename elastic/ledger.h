@@ -46,7 +46,7 @@ struct GoodputReport {
 std::vector<nlohmann::json> read_events(const std::string& path);
 
 // Accounts for the events (any order; sorted by "t" here).
-GoodputReport summarize(const std::vector<nlohmann::json>& events);
+GoodputReport summarize(const std::vector<nlohmann::json>& unsorted);
 
 // A few lines for the end of a run: ratio, restarts, failures by cause,
 // and the lost seconds by cause.

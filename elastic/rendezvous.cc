@@ -520,6 +520,7 @@ std::vector<std::string> Rendezvous::await_outcome_seen(
     std::this_thread::sleep_for(std::min(options_.poll_interval, until(deadline)));
   }
   std::vector<std::string> unaware;
+  unaware.reserve(pending.size());
   for (const auto& entry : pending) unaware.push_back(entry.first);
   return unaware;
 }

@@ -69,7 +69,8 @@ CommandMain add_bench_command(CLI::App& app) {
   a->add_option("--spec", accept->spec_path, "YAML or JSON spec (see benchmarks/specs/)")->required();
   a->add_option("--report", accept->report_path, "write a self-contained HTML report with plots to FILE");
 
-  return [c, coll, p, p2p, m, membw, g, gemm, a, accept]() -> int {
+  // `accept` is what is left when no other subcommand was parsed.
+  return [c, coll, p, p2p, m, membw, g, gemm, accept]() -> int {
     if (c->parsed()) return bench::run_coll_command(*coll);
     if (p->parsed()) return bench::run_p2p_command(*p2p);
     if (m->parsed()) return bench::run_membw_command(*membw);

@@ -16,12 +16,13 @@ void half_op(void* in, void* inout, int* len, MPI_Datatype*) {
 
 template <kernels::ElementType Type>
 std::array<MPI_Op, 4> make_half_ops() {
-  std::array<MPI_Op, 4> ops{};
-  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Sum>, 1, &ops[0]);
-  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Prod>, 1, &ops[1]);
-  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Min>, 1, &ops[2]);
-  MPI_Op_create(&half_op<Type, kernels::ReduceKind::Max>, 1, &ops[3]);
-  return ops;
+  auto create = [](MPI_User_function* function) {
+    MPI_Op op{};
+    MPI_Op_create(function, 1, &op);
+    return op;
+  };
+  return {create(&half_op<Type, kernels::ReduceKind::Sum>), create(&half_op<Type, kernels::ReduceKind::Prod>),
+          create(&half_op<Type, kernels::ReduceKind::Min>), create(&half_op<Type, kernels::ReduceKind::Max>)};
 }
 
 // f16 and bf16 have no bitwise ops (validate::reduction rejects them), so

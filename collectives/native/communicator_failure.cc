@@ -1,10 +1,12 @@
 #include "collectives/native/communicator_failure.h"
 
+#include <utility>
+
 #include "runtime/logging.h"
 
 namespace myriad {
 
-const std::exception_ptr& CommunicatorFailure::record(std::exception_ptr error) {
+const std::exception_ptr& CommunicatorFailure::record(const std::exception_ptr& error) {
   if (error_) return error_;
   error_ = error;
   Error reason(ErrorCode::Internal, "failed without an error");
@@ -26,7 +28,7 @@ const std::exception_ptr& CommunicatorFailure::record(std::exception_ptr error) 
 }
 
 void CommunicatorFailure::adopt(std::exception_ptr error) {
-  if (!error_) error_ = error;
+  if (!error_) error_ = std::move(error);
 }
 
 bool CommunicatorFailure::abort_transports(const Error& reason) {

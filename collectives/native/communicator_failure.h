@@ -36,7 +36,7 @@ class CommunicatorFailure {
   // Records `error` unless an error is recorded already (the first one
   // stays) and aborts the transports with it; returns the recorded error,
   // the one every pending operation must fail with.
-  const std::exception_ptr& record(std::exception_ptr error);
+  const std::exception_ptr& record(const std::exception_ptr& error);
   // Records `error` unless one is recorded, without touching the
   // transports (already aborted by abort_transports()).
   void adopt(std::exception_ptr error);

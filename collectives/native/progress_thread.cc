@@ -11,7 +11,7 @@ bool ProgressThread::on_progress_thread() {
   return t_progress_thread;
 }
 
-ProgressThread::ProgressThread(std::string name) {
+ProgressThread::ProgressThread(const std::string& name) {
   thread_ = std::thread([this] { loop(); });
   // Thread names show in top and debuggers; the kernel keeps 15 characters.
   pthread_setname_np(thread_.native_handle(), name.substr(0, 15).c_str());

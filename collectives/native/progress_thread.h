@@ -34,7 +34,7 @@ inline constexpr std::chrono::microseconds kSubmitterGrace{100};
 
 class ProgressThread {
  public:
-  explicit ProgressThread(std::string name);
+  explicit ProgressThread(const std::string& name);
   ~ProgressThread();  // stop()
   ProgressThread(const ProgressThread&) = delete;
   ProgressThread& operator=(const ProgressThread&) = delete;

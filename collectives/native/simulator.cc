@@ -62,6 +62,7 @@ class Engine {
         states_(args.size),
         incoming_(args.size) {
     std::vector<uint64_t> scratch;
+    scratch.reserve(schedules.size());
     for (const Schedule& schedule : schedules) scratch.push_back(schedule.scratch_bytes);
     if (options.check_data)
       data_ = std::make_unique<SimulatedData>(args, options.in_place, scratch, options.seed);

@@ -32,7 +32,7 @@ class StickyFailure {
   [[noreturn]] void rethrow() const {
     std::lock_guard lock(mutex_);
     MYRIAD_CHECK(error_.has_value());
-    throw *error_;
+    throw Error(*error_);  // a copy: the recorded error stays for the next caller
   }
 
   void throw_if_failed() const {

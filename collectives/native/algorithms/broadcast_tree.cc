@@ -1,6 +1,8 @@
 // Binomial tree broadcast from any root: a rank receives the vector from its
 // parent, then forwards it to its children, largest subtree first, one per
 // round. ceil(log2 n) latencies on the critical path, the whole vector per hop.
+#include <ranges>
+
 #include "collectives/native/algorithms/binomial.h"
 #include "collectives/native/algorithms/builtin.h"
 #include "collectives/native/algorithms/common.h"
@@ -23,8 +25,8 @@ class BroadcastTree final : public BuiltinAlgorithm {
     if (v != 0) add_round(schedule).steps.push_back(recv_step(tree.absolute(tree.parent(v)), data));
     std::vector<int> children = tree.children(v);
     // Largest subtree first: it has the longest way still to go.
-    for (auto child = children.rbegin(); child != children.rend(); ++child) {
-      add_round(schedule).steps.push_back(send_step(tree.absolute(*child), data));
+    for (int child : std::views::reverse(children)) {
+      add_round(schedule).steps.push_back(send_step(tree.absolute(child), data));
     }
     return schedule;
   }

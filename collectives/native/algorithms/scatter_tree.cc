@@ -1,6 +1,8 @@
 // Binomial tree scatter from any root: a rank receives its subtree's blocks
 // from its parent into Scratch, forwards each child its subtree's share
 // (largest first), and keeps its own block. log2(n) latencies.
+#include <ranges>
+
 #include "collectives/native/algorithms/binomial.h"
 #include "collectives/native/algorithms/builtin.h"
 #include "collectives/native/algorithms/common.h"
@@ -45,9 +47,9 @@ class ScatterTree final : public BuiltinAlgorithm {
       }
     }
     Round& forward = add_round(schedule);
-    for (auto child = children.rbegin(); child != children.rend(); ++child) {
-      for (const auto& [first, last] : wrap_pieces(tree, *child, *child + tree.subtree_size(*child))) {
-        forward.steps.push_back(send_step(tree.absolute(*child), held(first, last)));
+    for (int child : std::views::reverse(children)) {
+      for (const auto& [first, last] : wrap_pieces(tree, child, child + tree.subtree_size(child))) {
+        forward.steps.push_back(send_step(tree.absolute(child), held(first, last)));
       }
     }
     forward.steps.push_back(copy_step(held(v, v + 1), output));
