@@ -126,7 +126,8 @@ int Agent::run() {
   ::gethostname(host, sizeof(host) - 1);
   AgentInfo self{.id = agent_id(options_.node_id, ::getpid()),
                  .host = host,
-                 .local_world_size = options_.nproc_per_node};
+                 .local_world_size = options_.nproc_per_node,
+                 .node_rank = options_.node_rank};
   rdzv_ = std::make_unique<Rendezvous>(store_, rdzv_options, self);
   if (!options_.events_path.empty()) {
     try {

@@ -60,6 +60,7 @@ struct AgentOptions {
   int min_nodes = 1;
   int max_nodes = 1;
   int nproc_per_node = 1;
+  int node_rank = -1;  // the group rank this node asks for (--node-rank, static rendezvous); -1: none
   int max_restarts = 0;
   std::chrono::milliseconds monitor_interval = kDefaultMonitorInterval;
   std::chrono::milliseconds heartbeat_timeout = kDefaultHeartbeatTimeout;  // <= 0: no hang detection

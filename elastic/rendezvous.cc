@@ -1,6 +1,7 @@
 #include "elastic/rendezvous.h"
 
 #include <algorithm>
+#include <climits>
 #include <thread>
 #include <tuple>
 
@@ -20,13 +21,16 @@ constexpr std::string_view kAborted = "aborted";
 constexpr int64_t kMaxNamedAgents = 16;
 
 json agent_json(const AgentInfo& agent) {
-  return json{{"id", agent.id}, {"host", agent.host}, {"local_world_size", agent.local_world_size}};
+  json j{{"id", agent.id}, {"host", agent.host}, {"local_world_size", agent.local_world_size}};
+  if (agent.node_rank >= 0) j["node_rank"] = agent.node_rank;
+  return j;
 }
 
 AgentInfo agent_from_json(const json& j) {
   return AgentInfo{.id = j.at("id").get<std::string>(),
                    .host = j.at("host").get<std::string>(),
-                   .local_world_size = j.at("local_world_size").get<int>()};
+                   .local_world_size = j.at("local_world_size").get<int>(),
+                   .node_rank = j.value("node_rank", -1)};
 }
 
 milliseconds until(Clock::time_point deadline) {
@@ -228,11 +232,13 @@ Rendezvous::Formed Rendezvous::compute_members(int64_t generation, int64_t close
     entries.push_back(Entry{slot.value("prev_generation", int64_t{-1}), slot.value("prev_rank", -1), k,
                             agent_from_json(slot)});
   }
-  // Members of the latest round first, in their old order; then everyone
-  // else in arrival order. Every agent computes the same order.
+  // Nodes that asked for a group rank (--node-rank) first, by it; then
+  // members of the latest round, in their old order; then everyone else in
+  // arrival order. Every agent computes the same order.
   std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return std::make_tuple(-a.prev_generation, a.prev_rank, a.ticket) <
-           std::make_tuple(-b.prev_generation, b.prev_rank, b.ticket);
+    auto asked = [](const Entry& e) { return e.agent.node_rank < 0 ? INT_MAX : e.agent.node_rank; };
+    return std::make_tuple(asked(a), -a.prev_generation, a.prev_rank, a.ticket) <
+           std::make_tuple(asked(b), -b.prev_generation, b.prev_rank, b.ticket);
   });
   Formed formed;
   formed.closed_at = closed_at;

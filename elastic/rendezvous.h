@@ -5,10 +5,12 @@
 // max_nodes agents have joined it; it runs until it ends: a failure is
 // reported, a membership change is requested (spares are waiting), or the
 // job is closed. Every agent of an ended round then calls next_round() again
-// and round g+1 forms from whoever comes. Ranks are deterministic: members
-// of the latest round keep their relative order (a survivor never moves
-// ahead of another survivor), newcomers and spares follow in arrival order,
-// and each member's workers take the next local_world_size global ranks.
+// and round g+1 forms from whoever comes. Ranks are deterministic: nodes
+// that ask for a group rank (AgentInfo::node_rank) come first, by it; then
+// members of the latest round keep their relative order (a survivor never
+// moves ahead of another survivor), newcomers and spares follow in arrival
+// order, and each member's workers take the next local_world_size global
+// ranks.
 //
 // Protocol (all keys under options.prefix; docs/elastic.md "Rendezvous"):
 //   current            the open (or running) generation; moved from g to g+1
@@ -89,6 +91,9 @@ struct AgentInfo {
   std::string id;  // unique per agent (e.g. host:pid:random)
   std::string host;
   int local_world_size = 1;
+  // The group rank this node asks for (torchrun's --node-rank under its
+  // static rendezvous); -1: none. Nodes that ask come first, by it.
+  int node_rank = -1;
 };
 
 struct RendezvousOptions {

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "runtime/error.h"
+#include "runtime/logging.h"
 
 namespace myriad::launcher {
 namespace {
@@ -24,6 +25,16 @@ void apply_torchrun_flags(const TorchrunFlags& flags, AgentOptions& options) {
   options.log_line_prefix_template = flags.log_line_prefix_template;
   options.signals_to_handle = flags.signals_to_handle;
   options.local_addr = flags.local_addr;
+  // As torchrun: the node rank places the node under the static rendezvous
+  // (torchrun's default) and is ignored, with a warning, under c10d.
+  if (flags.rdzv_backend == "static") {
+    options.elastic.node_rank = flags.node_rank;
+  } else if (flags.node_rank > 0) {
+    MYRIAD_LOG_WARN(
+        "--node-rank {} is used only with --rdzv-backend static: ignored (the {} rendezvous assigns "
+        "group ranks)",
+        flags.node_rank, flags.rdzv_backend);
+  }
 }
 
 std::string myriad_executable() {
@@ -34,7 +45,8 @@ std::string myriad_executable() {
 }
 
 std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, const std::string& myriad_path,
-                                    const std::string& node_id, const std::string& events_path) {
+                                    const std::string& node_id, const std::string& events_path,
+                                    int node_rank) {
   std::vector<std::string> argv{myriad_path,
                                 "agent",
                                 "--rdzv-endpoint",
@@ -65,7 +77,9 @@ std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, cons
   if (!plan.preload.empty()) argv.insert(argv.end(), {"--preload", plan.preload});
   if (!plan.tag_output) argv.push_back("--no-tag-output");
   const TorchrunFlags& torchrun = plan.torchrun;
-  argv.insert(argv.end(), {"--role", torchrun.role, "--signals-to-handle", torchrun.signals_to_handle});
+  argv.insert(argv.end(), {"--role", torchrun.role, "--signals-to-handle", torchrun.signals_to_handle,
+                           "--rdzv-backend", torchrun.rdzv_backend});
+  if (node_rank >= 0) argv.insert(argv.end(), {"--node-rank", std::to_string(node_rank)});
   auto pass = [&argv](const char* flag, const std::string& value) {
     if (!value.empty()) argv.insert(argv.end(), {flag, value});
   };

@@ -22,8 +22,9 @@ std::string myriad_executable();
 
 // argv of `myriad agent ... PROGRAM ARGS` for one node. An empty `node_id`
 // leaves the agent's default (its host name); an empty `events_path` leaves
-// the ledger to --log-dir.
+// the ledger to --log-dir; a `node_rank` below 0 passes no --node-rank.
 std::vector<std::string> agent_argv(const RunPlan& plan, const JobEnv& job, const std::string& myriad_path,
-                                    const std::string& node_id, const std::string& events_path);
+                                    const std::string& node_id, const std::string& events_path,
+                                    int node_rank = -1);
 
 }  // namespace myriad::launcher

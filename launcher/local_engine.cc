@@ -51,7 +51,12 @@ std::vector<ChildSpec> agent_children(const RunPlan& plan, const JobEnv& job, co
   std::string self = myriad_executable();
   std::vector<ChildSpec> agents;
   for (int node = 0; node < plan.local_agents; ++node) {
-    std::vector<std::string> argv = agent_argv(plan, job, self, node_id(plan, node), events_path);
+    // --node-rank K names this machine's first node: emulated node i asks
+    // for K + i (under c10d each agent gets K as given, and warns of it).
+    const int node_rank = plan.torchrun.node_rank < 0              ? -1
+                          : plan.torchrun.rdzv_backend == "static" ? plan.torchrun.node_rank + node
+                                                                   : plan.torchrun.node_rank;
+    std::vector<std::string> argv = agent_argv(plan, job, self, node_id(plan, node), events_path, node_rank);
     ChildSpec agent;
     agent.spawn.label = fmt::format("agent {}", node_id(plan, node));
     agent.spawn.path = self;

@@ -88,15 +88,17 @@ void add_torchrun_flags(CLI::App& app, TorchrunFlags& flags) {
       ->envname("PET_REDIRECTS");
   app.add_option("-t,--tee", flags.tee, "As --redirects, and to the console too")->envname("PET_TEE");
   app.add_option("--rdzv-backend", flags.rdzv_backend,
-                 "c10d or static: both rendezvous through Myriad's store (at --rdzv-endpoint or embedded)")
+                 "static or c10d: both rendezvous through Myriad's store (at --rdzv-endpoint or embedded); "
+                 "under static, --node-rank gives each node its group rank")
       ->envname("PET_RDZV_BACKEND")
-      ->default_str("c10d");
+      ->default_str("static");
   app.add_option("--rdzv-conf", flags.rdzv_conf,
                  "KEY=VALUE,...: join_timeout and last_call_timeout (seconds) are used, other keys accepted")
       ->envname("PET_RDZV_CONF");
   app.add_option(
          "--node-rank", flags.node_rank,
-         "Accepted as torchrun's; the rendezvous assigns group ranks (as torchrun's c10d backend does)")
+         "This node's group rank under --rdzv-backend static (nodes without one follow, in arrival order); "
+         "ignored under c10d, as torchrun")
       ->envname("PET_NODE_RANK");
   app.add_option("--local-ranks-filter", flags.local_ranks_filter,
                  "Show only these local ranks' output on the console (e.g. 0,2); log files keep all")

@@ -26,9 +26,9 @@ struct TorchrunFlags {
   bool run_path = false;   // --run-path: run PROGRAM with the Python interpreter, whatever its name
   std::string redirects;   // -r: "3" or "0:1,1:2" (1 stdout, 2 stderr, 3 both) to files only
   std::string tee;         // -t: same, to files and the console
-  std::string rdzv_backend = "c10d";
-  std::string rdzv_conf;  // key=value,...
-  int node_rank = -1;     // --node-rank; -1: not given
+  std::string rdzv_backend = "static";  // torchrun's default: --node-rank places the node
+  std::string rdzv_conf;                // key=value,...
+  int node_rank = -1;                   // --node-rank; -1: not given
   std::string local_ranks_filter;
   std::string role = "default";
   std::string logs_specs;

@@ -109,6 +109,35 @@ TEST(Rendezvous, FormsOneRoundBetweenMinAndMaxWithRanksInGroupOrder) {
   expect_consistent(rounds, {{"agent-0", 1}, {"agent-1", 2}, {"agent-2", 3}});
 }
 
+// torchrun's static rendezvous: each node names its group rank (--node-rank)
+// and gets it, whatever order the nodes arrive in (here 0, 1, 2 asking for
+// 2, 0, 1); a node that names none follows them.
+TEST(Rendezvous, NodesThatAskForAGroupRankGetItWhateverTheirArrival) {
+  test::StoreProcess server(kToken);
+  const uint16_t port = server.port();
+  const int asked[] = {2, 0, 1, -1};
+  test::RanksResult agents = test::fork_ranks(4, [&](int n) {
+    auto store = connect(port);
+    AgentInfo self = agent(n, 1);
+    self.node_rank = asked[n];
+    Rendezvous rdzv(store, options(4, 4), self);
+    // Arrive in index order: each waits for the tickets of those before it.
+    if (!test::wait_until([&] { return store->add(kPrefix + "g0/tickets", 0) >= n; }, kPatience)) return 2;
+    put(*store, std::to_string(n), round_json(rdzv.next_round()));
+    return 0;
+  });
+  ASSERT_TRUE(agents.all_succeeded()) << agents.describe();
+  auto store = connect(port);
+  std::vector<json> rounds;
+  for (int n = 0; n < 4; ++n) {
+    rounds.push_back(result(*store, std::to_string(n)));
+    EXPECT_EQ(rounds.back()["group_rank"].get<int>(), n < 3 ? asked[n] : 3) << rounds.back().dump();
+  }
+  EXPECT_EQ(rounds[0]["members"].get<std::vector<std::string>>(),
+            (std::vector<std::string>{"agent-1", "agent-2", "agent-0", "agent-3"}));
+  expect_consistent(rounds, {{"agent-0", 1}, {"agent-1", 1}, {"agent-2", 1}, {"agent-3", 1}});
+}
+
 // Round 0: agents 0, 1, 2 (MIN = MAX = 3), then agent 3 arrives and waits as
 // a spare. The member at group rank 1 fails; round 1 is the two survivors in
 // their old order, then the spare, even though the survivor that was first

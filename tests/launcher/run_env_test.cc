@@ -194,7 +194,7 @@ TEST(RunArgs, ProgramThatCannotExecuteIsReportedOnce) {
 }
 
 TEST(RunHelp, EverySubcommandHasHelp) {
-  for (std::vector<std::string> args :
+  for (const std::vector<std::string>& args :
        {std::vector<std::string>{"--help"}, {"run", "--help"}, {"store", "--help"}}) {
     CommandResult result = run_myriad(args);
     EXPECT_EQ(result.shell_code(), 0) << result.describe();
@@ -261,12 +261,37 @@ TEST(RunDryRun, MpiPrintsTheMpirunCommandLine) {
   EXPECT_EQ(out.find("--allow-run-as-root") != std::string::npos, ::geteuid() == 0) << out;
 }
 
+// torchrun's static rendezvous (its default): --node-rank K places this
+// machine's node at group rank K; emulated node i asks for K + i. Under
+// c10d group ranks follow arrival instead (not asserted: any order is right).
+TEST(RunStatic, NodeRankGivesEachNodeItsGroupRank) {
+  for (int attempt = 0; attempt < 2; ++attempt) {  // arrival order varies; the ranks must not
+    CommandResult result = run_myriad({"run", "--emulated-nodes", "3", "--nnodes", "3", "--node-rank", "0",
+                                       "--nproc-per-node", "2", "--no-tag-output", "sh", "-c",
+                                       "echo node=$MYRIAD_NODE_ID group=$GROUP_RANK rank=$RANK"});
+    ASSERT_EQ(result.shell_code(), 0) << result.describe();
+    std::set<std::string> seen;
+    std::regex line_re(R"(^node=node-(\d) group=(\d) rank=(\d)$)");
+    for (const std::string& line : lines_of(result.out)) {
+      std::smatch m;
+      if (!std::regex_match(line, m, line_re)) continue;
+      EXPECT_EQ(m[1], m[2]) << "emulated node " << m[1] << " asked for group rank " << m[1] << ": "
+                            << result.describe();
+      const int node = std::stoi(m[1]), rank = std::stoi(m[3]);
+      EXPECT_TRUE(rank == 2 * node || rank == 2 * node + 1) << line;
+      seen.insert(line);
+    }
+    EXPECT_EQ(seen.size(), 6u) << result.describe();
+  }
+}
+
 // Under mpirun every rank gets torchrun's variables before its program starts, whatever the program.
 TEST(RunMpi, EveryRankGetsTorchrunsVariables) {
+  const std::string script =
+      "echo \"R=$RANK W=$WORLD_SIZE L=$LOCAL_RANK LW=$LOCAL_WORLD_SIZE G=$GROUP_RANK "
+      "RR=$ROLE_RANK M=$MASTER_ADDR:$MASTER_PORT S=$MYRIAD_STORE\"";
   CommandResult result =
-      run_myriad({"run", "--engine", "mpi", "-np", "2", "--no-tag-output", "sh", "-c",
-                  "echo \"R=$RANK W=$WORLD_SIZE L=$LOCAL_RANK LW=$LOCAL_WORLD_SIZE G=$GROUP_RANK "
-                  "RR=$ROLE_RANK M=$MASTER_ADDR:$MASTER_PORT S=$MYRIAD_STORE\""});
+      run_myriad({"run", "--engine", "mpi", "-np", "2", "--no-tag-output", "sh", "-c", script});
   ASSERT_EQ(result.shell_code(), 0) << result.describe();
   std::regex line_re(R"(^R=(\d) W=2 L=(\d) LW=2 G=0 RR=(\d) M=127\.0\.0\.1:(\d+) S=(\S+)$)");
   std::set<std::string> ranks;
