@@ -80,8 +80,6 @@ int run_gemm_command(const GemmCommandOptions& options) {
 
 }  // namespace myriad::bench
 
-#include <fstream>
-
 #include "launcher/bench/accept.h"
 #include "launcher/bench/report_html.h"
 

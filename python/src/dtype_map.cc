@@ -60,7 +60,7 @@ ReduceOp reduce_op(const c10d::ReduceOp& op, std::string_view operation) {
     case c10d::ReduceOp::BAND: return ReduceOp::Band;
     case c10d::ReduceOp::BOR: return ReduceOp::Bor;
     case c10d::ReduceOp::BXOR: return ReduceOp::Bxor;
-    case c10d::ReduceOp::PREMUL_SUM: break;
+    case c10d::ReduceOp::PREMUL_SUM:
     case c10d::ReduceOp::UNUSED: break;
   }
   TORCH_CHECK(false, "myriad: ", operation, " does not support reduce op ", torch_op_name(op.op_),

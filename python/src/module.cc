@@ -58,7 +58,7 @@ PYBIND11_MODULE(_C, m) {
   using namespace myriad::torch_backend;
   m.doc() = "Myriad's native extension: the torch.distributed backend, bootstrap information, cast kernels.";
   m.attr("__version__") = MYRIAD_VERSION;
-  m.attr("has_cuda") = static_cast<bool>(MYRIAD_HAVE_CUDA);
+  m.attr("has_cuda") = MYRIAD_HAVE_CUDA != 0;
   m.def("create_backend", &create_backend, py::arg("store"), py::arg("rank"), py::arg("size"),
         py::arg("timeout"), py::call_guard<py::gil_scoped_release>(),
         "Creates the myriad backend of one process group (the creator given to register_backend).");

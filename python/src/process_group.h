@@ -41,6 +41,8 @@ class ProcessGroupMyriad : public c10d::Backend {
                      std::chrono::milliseconds timeout);
   ~ProcessGroupMyriad() override;
 
+  // torch's signature, const return type and all.
+  // NOLINTNEXTLINE(readability-const-return-type)
   const std::string getBackendName() const override { return "myriad"; }
   uint64_t getSequenceNumberForGroup() override { return seq_.load(); }
   void abort() override;

@@ -92,7 +92,7 @@ void TorchWork::operation_done(const myriad::Work& operation) {
   complete(error ? to_torch_error(error) : nullptr);
 }
 
-void TorchWork::complete(std::exception_ptr error) {
+void TorchWork::complete(const std::exception_ptr& error) {
   finish_ = nullptr;
   keep_.clear();
   finish(error);

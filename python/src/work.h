@@ -59,7 +59,7 @@ class TorchWork : public c10d::Work {
 
  private:
   void operation_done(const myriad::Work& operation);
-  void complete(std::exception_ptr error);
+  void complete(const std::exception_ptr& error);
 
   std::vector<at::Tensor> outputs_;
   std::vector<at::Tensor> keep_;

@@ -11,12 +11,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
-
-extern char** environ;
 
 namespace myriad::test {
 namespace {
@@ -127,10 +126,13 @@ struct RunningCommand::State {
 RunningCommand::RunningCommand(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 RunningCommand::~RunningCommand() {
-  if (!state_->waited) {
-    ::kill(-state_->pid, SIGKILL);
-    ::kill(state_->pid, SIGKILL);
+  if (state_->waited) return;
+  ::kill(-state_->pid, SIGKILL);
+  ::kill(state_->pid, SIGKILL);
+  try {
     wait();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "RunningCommand: waiting for pid %d: %s\n", static_cast<int>(state_->pid), e.what());
   }
 }
 

@@ -43,7 +43,7 @@ TEST(NetTest, SocketIsMoveOnlyAndCloses) {
   Socket a(fds[0]);
   Socket b(fds[1]);
   Socket moved = std::move(a);
-  EXPECT_FALSE(a.valid());
+  EXPECT_FALSE(a.valid());  // NOLINT(bugprone-use-after-move): the moved-from state is the subject
   EXPECT_EQ(moved.fd(), fds[0]);
   moved.close();
   EXPECT_FALSE(moved.valid());

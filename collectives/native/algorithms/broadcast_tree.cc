@@ -1,7 +1,7 @@
 // Binomial tree broadcast from any root: a rank receives the vector from its
 // parent, then forwards it to its children, largest subtree first, one per
 // round. ceil(log2 n) latencies on the critical path, the whole vector per hop.
-#include <ranges>
+#include <algorithm>
 
 #include "collectives/native/algorithms/binomial.h"
 #include "collectives/native/algorithms/builtin.h"
@@ -23,9 +23,10 @@ class BroadcastTree final : public BuiltinAlgorithm {
     const Span data = element_span(BufferId::Output, 0, args.count, args.element_bytes);
     const int v = tree.relative(args.rank);
     if (v != 0) add_round(schedule).steps.push_back(recv_step(tree.absolute(tree.parent(v)), data));
-    std::vector<int> children = tree.children(v);
     // Largest subtree first: it has the longest way still to go.
-    for (int child : std::views::reverse(children)) {
+    std::vector<int> children = tree.children(v);
+    std::reverse(children.begin(), children.end());
+    for (int child : children) {
       add_round(schedule).steps.push_back(send_step(tree.absolute(child), data));
     }
     return schedule;

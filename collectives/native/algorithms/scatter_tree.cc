@@ -1,7 +1,7 @@
 // Binomial tree scatter from any root: a rank receives its subtree's blocks
 // from its parent into Scratch, forwards each child its subtree's share
 // (largest first), and keeps its own block. log2(n) latencies.
-#include <ranges>
+#include <algorithm>
 
 #include "collectives/native/algorithms/binomial.h"
 #include "collectives/native/algorithms/builtin.h"
@@ -24,7 +24,8 @@ class ScatterTree final : public BuiltinAlgorithm {
     const uint64_t c = args.count;
     const int v = tree.relative(args.rank);
     const Span output = element_span(BufferId::Output, 0, c, eb);
-    const std::vector<int> children = tree.children(v);
+    std::vector<int> children = tree.children(v);
+    std::reverse(children.begin(), children.end());  // largest subtree first
     if (v != 0 && children.empty()) {
       add_round(schedule).steps.push_back(recv_step(tree.absolute(tree.parent(v)), output));
       return schedule;
@@ -47,7 +48,7 @@ class ScatterTree final : public BuiltinAlgorithm {
       }
     }
     Round& forward = add_round(schedule);
-    for (int child : std::views::reverse(children)) {
+    for (int child : children) {
       for (const auto& [first, last] : wrap_pieces(tree, child, child + tree.subtree_size(child))) {
         forward.steps.push_back(send_step(tree.absolute(child), held(first, last)));
       }

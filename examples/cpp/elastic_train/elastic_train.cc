@@ -192,32 +192,32 @@ int train(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Flags flags;
-  CLI::App app{"elastic_train: a deterministic training loop that checkpoints and resumes"};
-  app.add_option("--steps", flags.steps, "Training steps")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--param-count", flags.param_count, "Parameters (int64)")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--batch", flags.batch, "Global batch: samples per step, split among the ranks")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--ckpt-dir", flags.ckpt_dir, "Checkpoint directory (empty: no checkpoints)");
-  app.add_option("--ckpt-every", flags.ckpt_every, "Steps between checkpoints")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--keep-last", flags.keep_last, "Committed checkpoints kept (0: all)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--step-ms", flags.step_ms, "Sleep after each step (milliseconds)")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--fail-at-step", flags.fail_at_step,
-                 "Every rank exits with code 3 at this step (-1: never)")
-      ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
   try {
+    Flags flags;
+    CLI::App app{"elastic_train: a deterministic training loop that checkpoints and resumes"};
+    app.add_option("--steps", flags.steps, "Training steps")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--param-count", flags.param_count, "Parameters (int64)")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--batch", flags.batch, "Global batch: samples per step, split among the ranks")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--ckpt-dir", flags.ckpt_dir, "Checkpoint directory (empty: no checkpoints)");
+    app.add_option("--ckpt-every", flags.ckpt_every, "Steps between checkpoints")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    app.add_option("--keep-last", flags.keep_last, "Committed checkpoints kept (0: all)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--step-ms", flags.step_ms, "Sleep after each step (milliseconds)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    app.add_option("--fail-at-step", flags.fail_at_step,
+                   "Every rank exits with code 3 at this step (-1: never)")
+        ->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
     return train(flags);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "elastic_train: %s\n", e.what());
