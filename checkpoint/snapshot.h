@@ -78,8 +78,9 @@ class SnapshotBuffer {
 // Gives take() a buffer of exactly `bytes`.
 using BufferSource = std::function<SnapshotBuffer(size_t bytes)>;
 
-// NOLINTNEXTLINE(bugprone-exception-escape): the implicit move is noexcept;
-// nlohmann::json's calls assert_invariant(), which tidy cannot see through.
+// The implicit move is noexcept; nlohmann::json's calls assert_invariant(),
+// which tidy cannot see through.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 struct Snapshot {
   uint64_t step = 0;
   int rank = 0;

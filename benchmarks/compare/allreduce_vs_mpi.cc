@@ -21,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
@@ -44,7 +45,7 @@ constexpr int kPairs = 15;
 
 double percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
-  size_t index = static_cast<size_t>(p * (values.size() - 1) + 0.5);
+  const auto index = static_cast<size_t>(std::lround(p * static_cast<double>(values.size() - 1)));
   return values[index];
 }
 
@@ -91,7 +92,7 @@ std::shared_ptr<myriad::World> join_world(int rank, int size, int nodes) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   CLI::App app("Myriad all-reduce against MPI_Allreduce, interleaved");
   uint64_t min_bytes = 4096;
@@ -175,9 +176,9 @@ int main(int argc, char** argv) {
         std::printf("%12llu %-14s %11.1f %11.1f %9.2f %9.2f %7.2f %7.2f %7.2f %8s\n",
                     static_cast<unsigned long long>(bytes),
                     algorithm.empty() ? "(selected)" : algorithm.c_str(), t_ours * 1e6, t_theirs * 1e6,
-                    bus_factor * bytes / t_ours / 1e9, bus_factor * bytes / t_theirs / 1e9,
-                    percentile(ratios, 0.5), percentile(ratios, 0.1), percentile(ratios, 0.9),
-                    of_bound.c_str());
+                    bus_factor * static_cast<double>(bytes) / t_ours / 1e9,
+                    bus_factor * static_cast<double>(bytes) / t_theirs / 1e9, percentile(ratios, 0.5),
+                    percentile(ratios, 0.1), percentile(ratios, 0.9), of_bound.c_str());
         std::fflush(stdout);
       }
     }
@@ -186,4 +187,14 @@ int main(int argc, char** argv) {
   world.reset();
   MPI_Finalize();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "allreduce_vs_mpi: %s\n", e.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    return 1;
+  }
 }

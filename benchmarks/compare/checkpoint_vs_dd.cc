@@ -45,7 +45,7 @@ double max_over_ranks(myriad::Communicator& comm, double value) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   CLI::App app{"Checkpoint persist throughput and snapshot time against dd oflag=direct"};
   std::string dir;
   int mib = 256;
@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   for (int p = 0; p < pairs; ++p) {
     comm->barrier()->wait();
     auto start = Clock::now();
-    ck::SaveHandle h = checkpointer.save(state, ckpt_dir, static_cast<uint64_t>(p + 1));
+    ck::SaveHandle h = checkpointer.save(state, ckpt_dir, static_cast<uint64_t>(p) + 1);
     const double b = h.blocking_seconds();
     h.wait();
     const double a = max_over_ranks(*comm, seconds_since(start));
@@ -128,4 +128,13 @@ int main(int argc, char** argv) {
   }
   comm->barrier()->wait();
   return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "checkpoint_vs_dd: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -24,7 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using checkpoint::Checkpointer;
-using checkpoint::CheckpointerOptions;
 
 constexpr int kRankWrongSource = 40;
 

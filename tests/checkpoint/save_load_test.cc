@@ -15,7 +15,6 @@ namespace myriad::test {
 namespace {
 
 using checkpoint::Checkpointer;
-using checkpoint::CheckpointerOptions;
 using checkpoint::Placement;
 
 // Every rank loads `step` into its own part and compares.

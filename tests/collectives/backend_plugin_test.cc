@@ -97,7 +97,7 @@ TEST_F(BackendPlugin, NativeIsBuiltInAndLoadsNoPlugin) {
 TEST_F(BackendPlugin, AMissingPluginNamesTheBackendAndEveryFileTried) {
   Error e = error_of("nosuch");
   EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-  std::string message = e.message();
+  const std::string& message = e.message();
   EXPECT_NE(message.find("unknown backend 'nosuch'"), std::string::npos) << message;
   EXPECT_NE(message.find("/nonexistent-myriad-plugins/libmyriad_backend_nosuch.so"), std::string::npos)
       << message;
@@ -128,7 +128,7 @@ TEST_F(BackendPlugin, ANameThatIsNotAFileNameIsRefusedWithoutLoading) {
 TEST_F(BackendPlugin, AMissingDependencyNamesThePluginAndTheLoadersReason) {
   Error e = error_of("missingdep");
   EXPECT_EQ(e.code(), ErrorCode::Unavailable);
-  std::string message = e.message();
+  const std::string& message = e.message();
   EXPECT_NE(message.find("backend 'missingdep'"), std::string::npos) << message;
   EXPECT_NE(message.find(TEST_PLUGIN_DIR "/libmyriad_backend_missingdep.so"), std::string::npos) << message;
   // dlerror()'s words: the library that could not be found.

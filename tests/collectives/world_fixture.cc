@@ -82,8 +82,8 @@ void Rank::report(const std::string& line) {
 
 std::string WorldResult::describe() const {
   std::string out = ranks.describe();
-  for (size_t r = 0; r < reports.size(); ++r) {
-    if (!reports[r].empty()) out += reports[r];
+  for (const std::string& report : reports) {
+    if (!report.empty()) out += report;
   }
   return out;
 }

@@ -197,7 +197,7 @@ TEST(Rendezvous, TooFewAgentsTimeOutNamingHowManyCameAndWereNeeded) {
     try {
       rdzv.next_round();
     } catch (const Error& e) {
-      std::string m = e.message();
+      const std::string& m = e.message();
       bool named = m.find("2 of the 3 agents") != std::string::npos &&
                    m.find("generation 0") != std::string::npos && m.find("agent-0") != std::string::npos &&
                    m.find("agent-1") != std::string::npos;

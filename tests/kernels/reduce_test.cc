@@ -50,8 +50,9 @@ T reference(ReduceKind kind, T a, T b) {
     return T(reference<float>(kind, static_cast<float>(a), static_cast<float>(b)));
   } else if constexpr (std::is_integral_v<T>) {
     // Modular arithmetic in 64 bits, truncated: the wrap-around result.
-    const auto ua = static_cast<uint64_t>(a);
-    const auto ub = static_cast<uint64_t>(b);
+    // Sign-extended first: two's complement wrap-around in 64 bits.
+    const auto ua = static_cast<uint64_t>(static_cast<int64_t>(a));
+    const auto ub = static_cast<uint64_t>(static_cast<int64_t>(b));
     switch (kind) {
       case ReduceKind::Sum: return static_cast<T>(ua + ub);
       case ReduceKind::Prod: return static_cast<T>(ua * ub);
@@ -136,7 +137,10 @@ using ReduceParam = std::tuple<ElementType, ReduceKind, Isa>;
 class ReduceTest : public ::testing::TestWithParam<ReduceParam> {};
 
 TEST_P(ReduceTest, MatchesReference) {
-  const auto [type, kind, isa] = GetParam();
+  // Not a structured binding: the lambda below captures them (clang-tidy's clang 14 cannot).
+  const auto type = std::get<0>(GetParam());
+  const auto kind = std::get<1>(GetParam());
+  const auto isa = std::get<2>(GetParam());
   if (!reduce_defined(type, kind)) {
     // Rejected at every level, whether or not the CPU has it.
     EXPECT_THROW(reduce_function(type, kind, isa), std::invalid_argument);
@@ -197,7 +201,8 @@ using ScaleParam = std::tuple<ElementType, Isa>;
 class ScaleTest : public ::testing::TestWithParam<ScaleParam> {};
 
 TEST_P(ScaleTest, MatchesReference) {
-  const auto [type, isa] = GetParam();
+  const auto type = std::get<0>(GetParam());
+  const auto isa = std::get<1>(GetParam());
   if (!isa_supported(isa)) GTEST_SKIP() << "this CPU lacks " << isa_name(isa);
   with_type(type, [&](auto tag) {
     using T = typename decltype(tag)::type;
