@@ -8,7 +8,7 @@ set -euo pipefail
 MYRIAD_VENV=${MYRIAD_VENV:-/opt/myriad/venv}
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git clang-tidy
+  build-essential cmake ninja-build ccache pkg-config git clang-tidy clang-format
   libopenmpi-dev openmpi-bin libucx-dev libhwloc-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
