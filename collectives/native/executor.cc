@@ -227,12 +227,13 @@ void Executor::wait(WaitTarget& target) {
     auto now = Clock::now();
     if (!spinning) {
       spinning = true;
-      // Poll only for a caller that waits on this operation; on the
-      // progress thread the caller may be computing on the cores polling
-      // takes, until it waits too (checked again before each sleep).
-      polled = !on_progress_thread || target.waited();
-      spin_end = polled ? now + spin_ : now;
-    } else if (!polled && target.waited()) {
+      polled = false;
+      spin_end = now;
+    }
+    // Poll only for a caller that waits on this operation; on the progress
+    // thread the caller may be computing on the cores polling takes, until
+    // it waits too (asked again before each sleep).
+    if (!polled && (!on_progress_thread || target.waited())) {
       polled = true;
       spin_end = now + spin_;
     }

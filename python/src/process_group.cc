@@ -747,14 +747,10 @@ void ProcessGroupMyriad::monitoredBarrier(const c10d::BarrierOptions& opts, bool
   std::shared_ptr<Communicator> comm = communicator(at::Device(at::kCPU));
   uint8_t token = 0;
   const TensorView token_view{&token, 1, DType::U8};
-  auto failed_to_pass = [&](const std::vector<int>& ranks) {
-    return fmt::format("[Rank 0]: Rank{} {} failed to pass monitoredBarrier in {} ms",
-                       ranks.size() > 1 ? "s" : "", fmt::join(ranks, ", "), timeout.count());
-  };
+  CollectiveOptions options;
+  options.timeout = timeout;
   try {
     if (rank_ != 0) {
-      CollectiveOptions options;
-      options.timeout = timeout;
       comm->send(token_view, 0, tag, options)->wait();
       comm->recv(token_view, 0, tag, options)->wait();  // released by rank 0
       return;
@@ -763,8 +759,6 @@ void ProcessGroupMyriad::monitoredBarrier(const c10d::BarrierOptions& opts, bool
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::vector<uint8_t> tokens(static_cast<size_t>(size_));
     std::vector<WorkPtr> reports(static_cast<size_t>(size_));
-    CollectiveOptions options;
-    options.timeout = timeout;
     for (int r = 1; r < size_; ++r) {
       reports[static_cast<size_t>(r)] =
           comm->recv(TensorView{&tokens[static_cast<size_t>(r)], 1, DType::U8}, r, tag, options);
@@ -780,7 +774,9 @@ void ProcessGroupMyriad::monitoredBarrier(const c10d::BarrierOptions& opts, bool
         if (!wait_all_ranks) break;
       }
     }
-    if (!missing.empty()) TORCH_CHECK(false, failed_to_pass(missing));
+    TORCH_CHECK(missing.empty(),
+                fmt::format("[Rank 0]: Rank{} {} failed to pass monitoredBarrier in {} ms",
+                            missing.size() > 1 ? "s" : "", fmt::join(missing, ", "), timeout.count()));
     for (int r = 1; r < size_; ++r) comm->send(token_view, r, tag, options)->wait();
   } catch (const Error& e) {
     TORCH_CHECK(false, "myriad: [Rank ", rank_, "]: monitoredBarrier: ", e.what());

@@ -263,7 +263,8 @@ TEST(RunDryRun, MpiPrintsTheMpirunCommandLine) {
 
 // torchrun's static rendezvous (its default): --node-rank K places this
 // machine's node at group rank K; emulated node i asks for K + i. Under
-// c10d group ranks follow arrival instead (not asserted: any order is right).
+// c10d group ranks follow arrival instead (any order is right) and
+// --node-rank is ignored with a warning.
 TEST(RunStatic, NodeRankGivesEachNodeItsGroupRank) {
   for (int attempt = 0; attempt < 2; ++attempt) {  // arrival order varies; the ranks must not
     CommandResult result = run_myriad({"run", "--emulated-nodes", "3", "--nnodes", "3", "--node-rank", "0",
@@ -283,6 +284,13 @@ TEST(RunStatic, NodeRankGivesEachNodeItsGroupRank) {
     }
     EXPECT_EQ(seen.size(), 6u) << result.describe();
   }
+  // Under c10d, as under torchrun, --node-rank is ignored and says so.
+  CommandResult c10d = run_myriad({"run", "--emulated-nodes", "2", "--nnodes", "2", "--node-rank", "1",
+                                   "--rdzv-backend", "c10d", "--nproc-per-node", "1", "true"});
+  ASSERT_EQ(c10d.shell_code(), 0) << c10d.describe();
+  EXPECT_NE(c10d.err.find("--node-rank 1 is used only with --rdzv-backend static: ignored"),
+            std::string::npos)
+      << c10d.describe();
 }
 
 // Under mpirun every rank gets torchrun's variables before its program starts, whatever the program.
