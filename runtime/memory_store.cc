@@ -61,6 +61,12 @@ bool MemoryStore::delete_key(std::string_view key) {
   return table_.erase(key);
 }
 
+int64_t MemoryStore::delete_prefix(std::string_view prefix) {
+  check_delete_prefix(prefix, address());
+  std::lock_guard lock(mutex_);
+  return table_.erase_prefix(prefix);
+}
+
 int64_t MemoryStore::num_keys() {
   std::lock_guard lock(mutex_);
   return table_.size();

@@ -32,6 +32,7 @@ class MemoryStore : public Store {
   using Store::wait;
   bool check(const std::vector<std::string>& keys) override;
   bool delete_key(std::string_view key) override;
+  int64_t delete_prefix(std::string_view prefix) override;
   int64_t num_keys() override;
   std::chrono::milliseconds timeout() const override { return timeout_; }
   std::string address() const override { return "memory"; }

@@ -11,6 +11,14 @@ PrefixStore::PrefixStore(std::string prefix, std::shared_ptr<Store> base)
   if (base_ == nullptr) raise(ErrorCode::InvalidArgument, "PrefixStore '{}' needs a base store", prefix_);
 }
 
+void check_delete_prefix(std::string_view prefix, std::string_view address) {
+  if (prefix.empty()) {
+    raise(ErrorCode::InvalidArgument,
+          "delete_prefix with an empty prefix on the store at {}: it would delete every key of every job",
+          address);
+  }
+}
+
 std::string PrefixStore::full(std::string_view key) const {
   std::string out;
   out.reserve(prefix_.size() + 1 + key.size());
@@ -53,6 +61,11 @@ bool PrefixStore::check(const std::vector<std::string>& keys) {
 
 bool PrefixStore::delete_key(std::string_view key) {
   return base_->delete_key(full(key));
+}
+
+int64_t PrefixStore::delete_prefix(std::string_view prefix) {
+  check_delete_prefix(prefix, address());  // "" would empty the whole view
+  return base_->delete_prefix(full(prefix));
 }
 
 int64_t PrefixStore::num_keys() {

@@ -43,6 +43,10 @@ class Store {
   virtual bool check(const std::vector<std::string>& keys) = 0;
   // Deletes key; returns whether it existed.
   virtual bool delete_key(std::string_view key) = 0;
+  // Deletes every key that starts with `prefix` and returns how many there
+  // were; waiters on them keep waiting. An empty prefix is refused
+  // (Error(InvalidArgument)): it would delete every job's keys.
+  virtual int64_t delete_prefix(std::string_view prefix) = 0;
   // Number of keys in the whole store (not only under a prefix).
   virtual int64_t num_keys() = 0;
 
@@ -51,6 +55,10 @@ class Store {
   // "host:port" or another description used in error messages.
   virtual std::string address() const = 0;
 };
+
+// Throws Error(InvalidArgument) for an empty delete_prefix prefix; every
+// store checks it the same way before it deletes anything.
+void check_delete_prefix(std::string_view prefix, std::string_view address);
 
 // A view of another store in which every key is prefixed with "<prefix>/".
 // Shares the underlying store; thread-safe when it is.
@@ -62,12 +70,12 @@ class PrefixStore : public Store {
   std::string get(std::string_view key, std::chrono::milliseconds timeout) override;
   using Store::get;
   int64_t add(std::string_view key, int64_t delta) override;
-  std::string compare_set(std::string_view key, std::string_view expected,
-                          std::string_view desired) override;
+  std::string compare_set(std::string_view key, std::string_view expected, std::string_view desired) override;
   void wait(const std::vector<std::string>& keys, std::chrono::milliseconds timeout) override;
   using Store::wait;
   bool check(const std::vector<std::string>& keys) override;
   bool delete_key(std::string_view key) override;
+  int64_t delete_prefix(std::string_view prefix) override;
   int64_t num_keys() override;
   std::chrono::milliseconds timeout() const override;
   std::string address() const override;

@@ -37,6 +37,7 @@ std::string op_name(uint8_t op) {
     case Op::Wait: return "WAIT";
     case Op::Delete: return "DELETE";
     case Op::NumKeys: return "NUM_KEYS";
+    case Op::DeletePrefix: return "DELETE_PREFIX";
     case Op::Ok: return "OK";
     case Op::Error: return "ERROR";
     case Op::Timeout: return "TIMEOUT";
@@ -45,7 +46,7 @@ std::string op_name(uint8_t op) {
 }
 
 bool is_request(uint8_t op) {
-  return op >= static_cast<uint8_t>(Op::Auth) && op <= static_cast<uint8_t>(Op::NumKeys);
+  return op >= static_cast<uint8_t>(Op::Auth) && op <= static_cast<uint8_t>(Op::DeletePrefix);
 }
 
 Header decode_header(std::span<const char, kHeaderBytes> bytes) {
@@ -104,8 +105,17 @@ Writer& Writer::millis(std::chrono::milliseconds timeout) {
   return i64(std::clamp<int64_t>(timeout.count(), 0, kMaxWireTimeoutMs));
 }
 
+Writer& Writer::str_header(size_t size) {
+  if (size > UINT32_MAX) {
+    raise(ErrorCode::InvalidArgument, "a store value of {} bytes is over the 4 GiB field limit", size);
+  }
+  u32(static_cast<uint32_t>(size));
+  external_ += size;
+  return *this;
+}
+
 std::string Writer::finish() {
-  size_t body = frame_.size() - kHeaderBytes;
+  size_t body = frame_.size() - kHeaderBytes + std::exchange(external_, 0);
   if (body > UINT32_MAX) {
     raise(ErrorCode::InvalidArgument, "a store frame of {} bytes is over the 4 GiB frame limit", body);
   }

@@ -30,15 +30,16 @@ inline constexpr size_t kHeaderBytes = 8;
 
 enum class Op : uint8_t {
   // Requests (client to server).
-  Auth = 1,        // string token                               -> Ok
-  Set = 2,         // string key, string value                   -> Ok
-  Get = 3,         // string key, i64 timeout_ms                 -> Ok(string value) | Timeout
-  Add = 4,         // string key, i64 delta                      -> Ok(i64 value) | Error
-  CompareSet = 5,  // string key, string expected, string desired -> Ok(string value)
-  Check = 6,       // keys                                       -> Ok(u8 all_set)
-  Wait = 7,        // keys, i64 timeout_ms                       -> Ok | Timeout
-  Delete = 8,      // string key                                 -> Ok(u8 existed)
-  NumKeys = 9,     // (empty)                                    -> Ok(i64 count)
+  Auth = 1,           // string token                               -> Ok
+  Set = 2,            // string key, string value                   -> Ok
+  Get = 3,            // string key, i64 timeout_ms                 -> Ok(string value) | Timeout
+  Add = 4,            // string key, i64 delta                      -> Ok(i64 value) | Error
+  CompareSet = 5,     // string key, string expected, string desired -> Ok(string value)
+  Check = 6,          // keys                                       -> Ok(u8 all_set)
+  Wait = 7,           // keys, i64 timeout_ms                       -> Ok | Timeout
+  Delete = 8,         // string key                                 -> Ok(u8 existed)
+  NumKeys = 9,        // (empty)                                    -> Ok(i64 count)
+  DeletePrefix = 10,  // string prefix                            -> Ok(i64 deleted)
   // Replies (server to client).
   Ok = 0x80,       // the request's results, as listed above
   Error = 0x81,    // u8 ErrorCode, string message
@@ -74,12 +75,18 @@ class Writer {
   Writer& str(std::string_view value);
   Writer& keys(const std::vector<std::string>& keys);
   Writer& millis(std::chrono::milliseconds timeout);
-  // The complete frame (header and body). The Writer is left empty.
+  // The length prefix of a string field of `size` bytes whose bytes the
+  // caller sends right after the frame (a reply that shares a stored value
+  // instead of copying it). Only as the last field.
+  Writer& str_header(size_t size);
+  // The complete frame (header and body; for str_header, all but the
+  // string's bytes). The Writer is left empty.
   std::string finish();
 
  private:
   void u32(uint32_t value);
   std::string frame_;
+  size_t external_ = 0;  // body bytes sent after the frame (str_header)
 };
 
 // Reads the fields of one frame's body in order.

@@ -10,17 +10,23 @@
 namespace myriad {
 
 void StoreTable::set(std::string_view key, std::string_view value) {
+  auto stored = std::make_shared<const std::string>(value);
   auto it = values_.find(key);
   if (it == values_.end()) {
-    values_.emplace(std::string(key), std::string(value));
+    values_.emplace(std::string(key), std::move(stored));
   } else {
-    it->second.assign(value);
+    it->second = std::move(stored);
   }
 }
 
 const std::string* StoreTable::find(std::string_view key) const {
   auto it = values_.find(key);
-  return it == values_.end() ? nullptr : &it->second;
+  return it == values_.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<const std::string> StoreTable::share(std::string_view key) const {
+  auto it = values_.find(key);
+  return it == values_.end() ? nullptr : it->second;
 }
 
 int64_t StoreTable::add(std::string_view key, int64_t delta) {
@@ -58,6 +64,18 @@ bool StoreTable::erase(std::string_view key) {
   if (it == values_.end()) return false;
   values_.erase(it);
   return true;
+}
+
+int64_t StoreTable::erase_prefix(std::string_view prefix) {
+  auto first = values_.lower_bound(prefix);
+  auto last = first;
+  int64_t count = 0;
+  while (last != values_.end() && std::string_view(last->first).starts_with(prefix)) {
+    ++last;
+    ++count;
+  }
+  values_.erase(first, last);
+  return count;
 }
 
 std::vector<std::string> StoreTable::missing(const std::vector<std::string>& keys) const {

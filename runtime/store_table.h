@@ -12,9 +12,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace myriad {
@@ -24,6 +25,9 @@ class StoreTable {
   void set(std::string_view key, std::string_view value);
   // The value of key, or nullptr when absent. Valid until the next change.
   const std::string* find(std::string_view key) const;
+  // The value of key, shared: it stays valid (and unchanged) after the key
+  // is set again or deleted. nullptr when absent.
+  std::shared_ptr<const std::string> share(std::string_view key) const;
   // Adds delta to the decimal integer at key (absent counts as 0), stores
   // the sum as decimal text and returns it.
   int64_t add(std::string_view key, int64_t delta);
@@ -33,17 +37,18 @@ class StoreTable {
   std::string compare_set(std::string_view key, std::string_view expected, std::string_view desired,
                           bool* changed);
   bool erase(std::string_view key);
+  // Erases every key that starts with `prefix`; returns how many.
+  int64_t erase_prefix(std::string_view prefix);
   bool contains(std::string_view key) const { return find(key) != nullptr; }
   // The keys among `keys` that are absent, in the order given.
   std::vector<std::string> missing(const std::vector<std::string>& keys) const;
   int64_t size() const { return static_cast<int64_t>(values_.size()); }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-  };
-  std::unordered_map<std::string, std::string, Hash, std::equal_to<>> values_;
+  // Ordered, so that a prefix is one range. Values are immutable once
+  // stored: a write replaces the pointer, and a reply still sending the old
+  // value keeps its own reference.
+  std::map<std::string, std::shared_ptr<const std::string>, std::less<>> values_;
 };
 
 // Throws Error(Timeout) for a wait that ran out: names the missing keys, the

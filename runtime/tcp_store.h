@@ -3,9 +3,13 @@
 // Wire format: docs/store-protocol.md (length-prefixed binary frames with a
 // protocol version). A connection's first frame must be AUTH with the job's
 // token, compared by the server in constant time; anything else first, a
-// wrong token, garbage, an oversized frame or a frame left half-written past
-// the frame timeout drops that one connection (logged) while the server goes
-// on serving every other client.
+// wrong token, garbage, an oversized frame (over max_auth_frame_bytes before
+// AUTH), a frame left half-written past the frame timeout, a reply left
+// unread past the reply timeout, or unauthenticated input beyond the
+// server-wide budget drops that one connection (logged) while the server
+// goes on serving every other client. Replies to GET share the stored value
+// instead of copying it, so a client that does not read costs the server
+// no more than its connection.
 #pragma once
 
 #include <atomic>
@@ -28,18 +32,27 @@ struct Frame;
 }
 
 inline constexpr uint32_t kStoreMaxFrameBytes = 64u << 20;  // a value or key list up to 64 MiB
+// Before its token is checked a connection may send one AUTH frame of this
+// much (a token is 64 hex digits), and every connection not yet
+// authenticated together may hold this much of the server's memory.
+inline constexpr uint32_t kStoreMaxAuthFrameBytes = 4096;
+inline constexpr size_t kStoreUnauthenticatedBudget = size_t{16} << 20;
 inline constexpr std::chrono::milliseconds kStoreDefaultTimeout{300'000};
 inline constexpr std::chrono::milliseconds kStoreDefaultConnectTimeout{60'000};
 inline constexpr std::chrono::milliseconds kStoreAuthTimeout{10'000};
 inline constexpr std::chrono::milliseconds kStoreFrameTimeout{30'000};
+inline constexpr std::chrono::milliseconds kStoreReplyTimeout{30'000};
 
 struct TcpStoreServerOptions {
   std::string host = "127.0.0.1";  // address to bind; "0.0.0.0" for every interface
   uint16_t port = 0;               // 0: the operating system picks a free port
   std::string token;               // the job token every client must present
   uint32_t max_frame_bytes = kStoreMaxFrameBytes;
+  uint32_t max_auth_frame_bytes = kStoreMaxAuthFrameBytes;       // the frame before the token is checked
+  size_t unauthenticated_budget = kStoreUnauthenticatedBudget;   // input held for all unauthenticated clients
   std::chrono::milliseconds auth_timeout = kStoreAuthTimeout;    // to present the token
   std::chrono::milliseconds frame_timeout = kStoreFrameTimeout;  // to finish a started frame
+  std::chrono::milliseconds reply_timeout = kStoreReplyTimeout;  // to read some of a pending reply
 };
 
 // Serves the store on one event-loop thread (epoll). Construction binds and
@@ -110,6 +123,7 @@ class TcpStore : public Store {
   using Store::wait;
   bool check(const std::vector<std::string>& keys) override;
   bool delete_key(std::string_view key) override;
+  int64_t delete_prefix(std::string_view prefix) override;
   int64_t num_keys() override;
   std::chrono::milliseconds timeout() const override { return options_.timeout; }
   std::string address() const override;

@@ -247,6 +247,16 @@ bool TcpStore::delete_key(std::string_view key) {
   return existed;
 }
 
+int64_t TcpStore::delete_prefix(std::string_view prefix) {
+  check_delete_prefix(prefix, address());
+  proto::Frame reply = call("delete_prefix", fmt::format("prefix {}", quoted(prefix)),
+                            proto::Writer(proto::Op::DeletePrefix).str(prefix).finish(), kNoWait, true);
+  proto::Reader r(reply.body);
+  int64_t count = r.i64();
+  r.end();
+  return count;
+}
+
 int64_t TcpStore::num_keys() {
   proto::Frame reply =
       call("num_keys", "all keys", proto::Writer(proto::Op::NumKeys).finish(), kNoWait, true);

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,10 @@ namespace {
 // are queued rather than refused.
 constexpr int kListenBacklog = 4096;
 constexpr int kMaxEvents = 256;
+// Values up to this size are copied into their reply frame; larger ones
+// are sent from the table without a copy.
+constexpr size_t kInlineValueBytes = 4096;
+constexpr size_t kMaxSendChunks = 16;
 
 }  // namespace
 
@@ -176,13 +181,20 @@ void TcpStoreServer::Loop::shed_connection() {
   spare_ = Socket(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
+size_t TcpStoreServer::Loop::input_limit(const Client& c) const {
+  return proto::kHeaderBytes + (c.authed ? options_.max_frame_bytes : options_.max_auth_frame_bytes);
+}
+
 void TcpStoreServer::Loop::on_readable(Client& c) {
-  const size_t limit = proto::kHeaderBytes + options_.max_frame_bytes;
-  while (c.in.size() <= limit) {
-    ssize_t n = ::recv(c.socket.fd(), read_buffer_.data(), read_buffer_.size(), 0);
+  // Reads no further than one byte past the limit: a client that has not
+  // authenticated never makes the server hold more than its AUTH frame.
+  while (c.in.size() <= input_limit(c)) {
+    size_t room = std::min(read_buffer_.size(), input_limit(c) + 1 - c.in.size());
+    ssize_t n = ::recv(c.socket.fd(), read_buffer_.data(), room, 0);
     if (n > 0) {
       c.in.append(read_buffer_.data(), static_cast<size_t>(n));
-      if (static_cast<size_t>(n) < read_buffer_.size()) break;  // drained for now
+      if (!charge(c)) return;
+      if (static_cast<size_t>(n) < room) break;  // drained for now
       continue;
     }
     if (n == 0) return on_peer_closed(c, "closed the connection");
@@ -191,9 +203,25 @@ void TcpStoreServer::Loop::on_readable(Client& c) {
     return on_peer_closed(c, std::strerror(errno));
   }
   process_frames(c);
-  if (!c.closed && c.in.size() > limit) {
-    drop(c, fmt::format("sent more than {} bytes ahead of its replies", limit), ErrorCode::PeerFailure);
+  if (!c.closed && c.in.size() > input_limit(c)) {
+    drop(c,
+         c.authed ? fmt::format("sent more than {} bytes ahead of its replies", input_limit(c))
+                  : fmt::format("sent more than {} bytes before authenticating", input_limit(c)),
+         ErrorCode::PeerFailure);
   }
+}
+
+bool TcpStoreServer::Loop::charge(Client& c) {
+  size_t held = c.authed || c.closed ? 0 : c.in.size();
+  unauthenticated_bytes_ = unauthenticated_bytes_ - c.charged + held;
+  c.charged = held;
+  if (unauthenticated_bytes_ <= options_.unauthenticated_budget) return true;
+  drop(c,
+       fmt::format("would take the input held for unauthenticated clients past the store's budget of {} "
+                   "bytes",
+                   options_.unauthenticated_budget),
+       ErrorCode::Unavailable);
+  return false;
 }
 
 void TcpStoreServer::Loop::on_writable(Client& c) {
@@ -215,32 +243,64 @@ void TcpStoreServer::Loop::on_peer_closed(Client& c, std::string_view how) {
   }
 }
 
-void TcpStoreServer::Loop::reply(Client& c, std::string_view frame) {
+void TcpStoreServer::Loop::reply(Client& c, Reply reply) {
   if (c.closed) return;
-  if (c.out_empty()) {
-    c.out.clear();
-    c.out_pos = 0;
+  // A small value rides in the frame's own chunk; a large one is sent from
+  // the table's copy.
+  if (reply.value && reply.value->size() <= kInlineValueBytes) {
+    reply.frame.append(*reply.value);
+    reply.value.reset();
   }
-  c.out.append(frame);
+  c.out.push_back(OutChunk{std::move(reply.frame), nullptr});
+  if (reply.value) c.out.push_back(OutChunk{{}, std::move(reply.value)});
   flush(c);
 }
 
 void TcpStoreServer::Loop::flush(Client& c) {
-  while (!c.out_empty()) {
-    ssize_t n = ::send(c.socket.fd(), c.out.data() + c.out_pos, c.out.size() - c.out_pos, MSG_NOSIGNAL);
+  bool progressed = false;
+  while (!c.out.empty()) {
+    std::array<iovec, kMaxSendChunks> iov{};
+    size_t count = 0;
+    size_t skip = c.out_pos;
+    for (const OutChunk& chunk : c.out) {
+      if (count == iov.size()) break;
+      std::string_view bytes = chunk.view().substr(skip);
+      iov[count].iov_base = const_cast<char*>(bytes.data());
+      iov[count].iov_len = bytes.size();
+      ++count;
+      skip = 0;
+    }
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    ssize_t n = ::sendmsg(c.socket.fd(), &message, MSG_NOSIGNAL);
     if (n >= 0) {
-      c.out_pos += static_cast<size_t>(n);
+      progressed = progressed || n > 0;
+      auto sent = static_cast<size_t>(n);
+      while (sent > 0 && !c.out.empty()) {
+        size_t left = c.out.front().view().size() - c.out_pos;
+        if (sent < left) {
+          c.out_pos += sent;
+          break;
+        }
+        sent -= left;
+        c.out.pop_front();
+        c.out_pos = 0;
+      }
       continue;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) break;
     return on_peer_closed(c, std::strerror(errno));
   }
-  if (c.out_empty()) {
-    c.out.clear();
-    c.out_pos = 0;
+  // The reply timer measures time without progress: a slow reader that
+  // keeps reading is never dropped, one that stopped is.
+  if (c.out.empty()) {
+    disarm(c, kReplyTimer);
+  } else if (progressed || c.deadlines[kReplyTimer] == kNever) {
+    arm(c, kReplyTimer, deadline_after(options_.reply_timeout));
   }
-  set_write_interest(c, !c.out_empty());
+  set_write_interest(c, !c.out.empty());
 }
 
 void TcpStoreServer::Loop::set_write_interest(Client& c, bool want) {
@@ -272,6 +332,9 @@ void TcpStoreServer::Loop::drop(Client& c, std::string_view reason, ErrorCode co
 void TcpStoreServer::Loop::close_client(Client& c) {
   if (c.closed) return;
   clear_wait(c);
+  unauthenticated_bytes_ -= c.charged;
+  c.charged = 0;
+  c.out.clear();
   for (int kind = 0; kind < kTimerKinds; ++kind) disarm(c, static_cast<TimerKind>(kind));
   ::epoll_ctl(epoll_.fd(), EPOLL_CTL_DEL, c.socket.fd(), nullptr);
   c.socket.close();
@@ -307,6 +370,10 @@ void TcpStoreServer::Loop::expire_timers() {
         break;
       case kWaitTimer:
         if (c->waiting) finish_wait(*c);
+        break;
+      case kReplyTimer:
+        drop(*c, fmt::format("read none of its pending reply for {} ms", options_.reply_timeout.count()),
+             ErrorCode::Timeout);
         break;
       case kTimerKinds: break;
     }

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,7 +52,22 @@ inline constexpr uint64_t kWakeId = 1;
 inline constexpr uint64_t kFirstClientId = 2;
 inline constexpr Deadline kNever = Deadline::max();
 
-enum TimerKind : uint8_t { kAuthTimer, kFrameTimer, kWaitTimer, kTimerKinds };
+enum TimerKind : uint8_t { kAuthTimer, kFrameTimer, kWaitTimer, kReplyTimer, kTimerKinds };
+
+// One reply, or part of one: bytes the server built, or a stored value it
+// shares with the table (sent as it was when the reply was made).
+struct OutChunk {
+  std::string bytes;
+  std::shared_ptr<const std::string> shared;
+  std::string_view view() const { return shared ? std::string_view(*shared) : std::string_view(bytes); }
+};
+
+// What a request is answered with: a frame, and for GET the stored value
+// that completes it (Writer::str_header).
+struct Reply {
+  std::string frame;
+  std::shared_ptr<const std::string> value;
+};
 
 inline std::string error_frame(ErrorCode code, std::string_view message) {
   return proto::Writer(proto::Op::Error).u8(static_cast<uint8_t>(code)).str(message).finish();
@@ -63,18 +79,22 @@ struct Client {
   std::string peer;
   bool authed = false;
   bool closed = false;
-  bool want_write = false;  // EPOLLOUT is registered
-  std::string in;           // bytes received, not yet handled
-  std::string out;          // reply bytes not yet sent, from out_pos
+  bool want_write = false;   // EPOLLOUT is registered
+  std::string in;            // bytes received, not yet handled
+  size_t charged = 0;        // bytes of `in` counted against the unauthenticated budget
+  std::deque<OutChunk> out;  // reply bytes not yet sent, from out_pos of the front
   size_t out_pos = 0;
-  std::array<Deadline, kTimerKinds> deadlines{kNever, kNever, kNever};
-  // The pending get/wait, if any.
+  std::array<Deadline, kTimerKinds> deadlines{kNever, kNever, kNever, kNever};
+  // The pending get/wait, if any. It is registered on one missing key at a
+  // time (wait_on), so a WAIT on many keys costs one index entry.
   bool waiting = false;
   proto::Op wait_op = proto::Op::Wait;
   std::vector<std::string> wait_keys;
+  std::string wait_on;
+  size_t wait_next = 0;  // wait_keys before this were set when last looked at
   std::chrono::milliseconds wait_timeout{0};
 
-  bool out_empty() const { return out_pos == out.size(); }
+  bool out_empty() const { return out.empty(); }
 };
 
 }  // namespace store_server
@@ -98,19 +118,25 @@ class TcpStoreServer::Loop {
   void run();
   void accept_clients();
   void shed_connection();
+  // The most input c may hold: one frame, and before AUTH one AUTH frame.
+  size_t input_limit(const Client& c) const;
   void on_readable(Client& c);
   void on_writable(Client& c);
   void on_peer_closed(Client& c, std::string_view how);
   void process_frames(Client& c);
   void handle(Client& c, uint8_t op, std::string_view body);
-  std::optional<std::string> execute(Client& c, Op op, store_protocol::Reader& r);
-  void reply(Client& c, std::string_view frame);
+  std::optional<store_server::Reply> execute(Client& c, Op op, store_protocol::Reader& r);
+  void reply(Client& c, store_server::Reply reply);
+  // Brings the unauthenticated budget up to date with c.in; false (and c
+  // dropped) when the budget is spent.
+  bool charge(Client& c);
   void flush(Client& c);
   void set_write_interest(Client& c, bool want);
   void drop(Client& c, std::string_view reason, ErrorCode code);
   void close_client(Client& c);
   void start_wait(Client& c, Op op, std::vector<std::string> keys, std::chrono::milliseconds timeout);
-  void register_waiter(Client& c);
+  // Registers c on its next missing key; false when every key is set.
+  bool register_waiter(Client& c);
   void clear_wait(Client& c);
   void finish_wait(Client& c);
   void wake(const std::string& key);
@@ -134,6 +160,7 @@ class TcpStoreServer::Loop {
   std::vector<uint64_t> ready_;      // clients whose wait ended: handle their buffered frames
   std::vector<uint64_t> graveyard_;  // clients closed in this batch, freed at its end
   std::vector<char> read_buffer_ = std::vector<char>(store_server::kReadChunk);
+  size_t unauthenticated_bytes_ = 0;  // sum of `charged` over every client
   uint64_t next_id_ = store_server::kFirstClientId;
   std::atomic<size_t> num_clients_{0};
   std::atomic<uint64_t> num_dropped_{0};

@@ -3,6 +3,7 @@
 // until their keys are set. Runs on the loop thread only.
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <span>
 
 #include "runtime/tcp_store_server_loop.h"
@@ -50,6 +51,12 @@ void TcpStoreServer::Loop::process_frames(Client& c) {
                               proto::kVersion),
                   ErrorCode::NotSupported);
     }
+    if (!c.authed && header.body_bytes > options_.max_auth_frame_bytes) {
+      return drop(c,
+                  fmt::format("sent a {} frame of {} bytes before authenticating, over the limit of {}",
+                              proto::op_name(header.op), header.body_bytes, options_.max_auth_frame_bytes),
+                  ErrorCode::InvalidArgument);
+    }
     if (header.body_bytes > options_.max_frame_bytes) {
       return drop(c,
                   fmt::format("sent a {} frame of {} bytes, over the limit of {}", proto::op_name(header.op),
@@ -73,6 +80,7 @@ void TcpStoreServer::Loop::process_frames(Client& c) {
   }
   if (c.closed) return;
   c.in.erase(0, pos);
+  if (!charge(c)) return;
   // The frame timer runs from the first byte of a frame to its last, and is
   // not restarted by further bytes: a client trickling one byte at a time
   // still has to finish within frame_timeout.
@@ -84,7 +92,7 @@ void TcpStoreServer::Loop::process_frames(Client& c) {
 
 void TcpStoreServer::Loop::handle(Client& c, uint8_t op, std::string_view body) {
   proto::Reader r(body);
-  std::optional<std::string> response;
+  std::optional<Reply> response;
   try {
     response = execute(c, static_cast<proto::Op>(op), r);
   } catch (const Error& e) {
@@ -94,12 +102,12 @@ void TcpStoreServer::Loop::handle(Client& c, uint8_t op, std::string_view body) 
     }
     // The request was well-formed but cannot be done (add on a value that
     // is not a number): the client gets the error, the connection stays.
-    response = error_frame(e.code(), e.message());
+    response = Reply{error_frame(e.code(), e.message()), nullptr};
   }
-  if (response) reply(c, *response);
+  if (response) reply(c, std::move(*response));
 }
 
-std::optional<std::string> TcpStoreServer::Loop::execute(Client& c, proto::Op op, proto::Reader& r) {
+std::optional<Reply> TcpStoreServer::Loop::execute(Client& c, proto::Op op, proto::Reader& r) {
   using proto::Op;
   using proto::Writer;
   switch (op) {
@@ -112,7 +120,7 @@ std::optional<std::string> TcpStoreServer::Loop::execute(Client& c, proto::Op op
       }
       c.authed = true;
       disarm(c, kAuthTimer);
-      return Writer(Op::Ok).finish();
+      return Reply{Writer(Op::Ok).finish(), nullptr};
     }
     case Op::Set: {
       std::string key = r.str();
@@ -120,13 +128,15 @@ std::optional<std::string> TcpStoreServer::Loop::execute(Client& c, proto::Op op
       r.end();
       table_.set(key, value);
       wake(key);
-      return Writer(Op::Ok).finish();
+      return Reply{Writer(Op::Ok).finish(), nullptr};
     }
     case Op::Get: {
       std::string key = r.str();
       std::chrono::milliseconds timeout = r.millis();
       r.end();
-      if (const std::string* value = table_.find(key)) return Writer(Op::Ok).str(*value).finish();
+      if (std::shared_ptr<const std::string> value = table_.share(key)) {
+        return Reply{Writer(Op::Ok).str_header(value->size()).finish(), std::move(value)};
+      }
       start_wait(c, Op::Get, {std::move(key)}, timeout);
       return std::nullopt;
     }
@@ -136,7 +146,7 @@ std::optional<std::string> TcpStoreServer::Loop::execute(Client& c, proto::Op op
       r.end();
       int64_t value = table_.add(key, delta);
       wake(key);
-      return Writer(Op::Ok).i64(value).finish();
+      return Reply{Writer(Op::Ok).i64(value).finish(), nullptr};
     }
     case Op::CompareSet: {
       std::string key = r.str();
@@ -146,29 +156,35 @@ std::optional<std::string> TcpStoreServer::Loop::execute(Client& c, proto::Op op
       bool changed = false;
       std::string value = table_.compare_set(key, expected, desired, &changed);
       if (changed) wake(key);
-      return Writer(Op::Ok).str(value).finish();
+      return Reply{Writer(Op::Ok).str(value).finish(), nullptr};
     }
     case Op::Check: {
       std::vector<std::string> keys = r.keys();
       r.end();
-      return Writer(Op::Ok).u8(table_.missing(keys).empty() ? 1 : 0).finish();
+      return Reply{Writer(Op::Ok).u8(table_.missing(keys).empty() ? 1 : 0).finish(), nullptr};
     }
     case Op::Wait: {
       std::vector<std::string> keys = r.keys();
       std::chrono::milliseconds timeout = r.millis();
       r.end();
-      if (table_.missing(keys).empty()) return Writer(Op::Ok).finish();
+      if (table_.missing(keys).empty()) return Reply{Writer(Op::Ok).finish(), nullptr};
       start_wait(c, Op::Wait, std::move(keys), timeout);
       return std::nullopt;
     }
     case Op::Delete: {
       std::string key = r.str();
       r.end();
-      return Writer(Op::Ok).u8(table_.erase(key) ? 1 : 0).finish();
+      return Reply{Writer(Op::Ok).u8(table_.erase(key) ? 1 : 0).finish(), nullptr};
+    }
+    case Op::DeletePrefix: {
+      std::string prefix = r.str();
+      r.end();
+      check_delete_prefix(prefix, address_);
+      return Reply{Writer(Op::Ok).i64(table_.erase_prefix(prefix)).finish(), nullptr};
     }
     case Op::NumKeys: {
       r.end();
-      return Writer(Op::Ok).i64(table_.size()).finish();
+      return Reply{Writer(Op::Ok).i64(table_.size()).finish(), nullptr};
     }
     case Op::Ok:
     case Op::Error:
@@ -182,40 +198,57 @@ void TcpStoreServer::Loop::start_wait(Client& c, proto::Op op, std::vector<std::
   c.waiting = true;
   c.wait_op = op;
   c.wait_keys = std::move(keys);
+  c.wait_next = 0;
   c.wait_timeout = timeout;
   register_waiter(c);
   arm(c, kWaitTimer, deadline_after(timeout));
 }
 
-void TcpStoreServer::Loop::register_waiter(Client& c) {
-  for (const std::string& key : table_.missing(c.wait_keys)) waiters_[key].insert(c.id);
+bool TcpStoreServer::Loop::register_waiter(Client& c) {
+  // Walks forward from where the last look stopped, so a wait on K keys set
+  // one by one costs O(K) lookups in all; at the end one more pass confirms
+  // that no key seen earlier was deleted since.
+  const std::vector<std::string>& keys = c.wait_keys;
+  while (c.wait_next < keys.size() && table_.contains(keys[c.wait_next])) ++c.wait_next;
+  if (c.wait_next == keys.size()) {
+    auto missing =
+        std::find_if(keys.begin(), keys.end(), [&](const std::string& key) { return !table_.contains(key); });
+    if (missing == keys.end()) return false;
+    c.wait_next = static_cast<size_t>(missing - keys.begin());
+  }
+  c.wait_on = keys[c.wait_next];
+  waiters_[c.wait_on].insert(c.id);
+  return true;
 }
 
 void TcpStoreServer::Loop::clear_wait(Client& c) {
   if (!c.waiting) return;
-  for (const std::string& key : c.wait_keys) {
-    auto it = waiters_.find(key);
-    if (it == waiters_.end()) continue;
-    it->second.erase(c.id);
-    if (it->second.empty()) waiters_.erase(it);
+  if (!c.wait_on.empty()) {
+    auto it = waiters_.find(c.wait_on);
+    if (it != waiters_.end()) {
+      it->second.erase(c.id);
+      if (it->second.empty()) waiters_.erase(it);
+    }
   }
   disarm(c, kWaitTimer);
   c.waiting = false;
   c.wait_keys.clear();
+  c.wait_on.clear();
 }
 
 void TcpStoreServer::Loop::finish_wait(Client& c) {
   std::vector<std::string> missing = table_.missing(c.wait_keys);
-  std::string frame;
+  Reply frame;
   if (!missing.empty()) {
-    frame = proto::Writer(proto::Op::Timeout).keys(missing).finish();
+    frame.frame = proto::Writer(proto::Op::Timeout).keys(missing).finish();
   } else if (c.wait_op == proto::Op::Get) {
-    frame = proto::Writer(proto::Op::Ok).str(*table_.find(c.wait_keys.front())).finish();
+    frame.value = table_.share(c.wait_keys.front());
+    frame.frame = proto::Writer(proto::Op::Ok).str_header(frame.value->size()).finish();
   } else {
-    frame = proto::Writer(proto::Op::Ok).finish();
+    frame.frame = proto::Writer(proto::Op::Ok).finish();
   }
   clear_wait(c);
-  reply(c, frame);
+  reply(c, std::move(frame));
   // Frames the client sent while it waited are handled after this batch,
   // not here, so that waking waiters never recurses into request handling.
   ready_.push_back(c.id);
@@ -229,13 +262,8 @@ void TcpStoreServer::Loop::wake(const std::string& key) {
   for (uint64_t id : ids) {
     Client* c = find(id);
     if (c == nullptr || !c->waiting) continue;
-    if (table_.missing(c->wait_keys).empty()) {
-      finish_wait(*c);
-    } else {
-      // Still missing others; re-registering also covers a key that was set
-      // and then deleted again before the rest arrived.
-      register_waiter(*c);
-    }
+    c->wait_on.clear();  // its entry went with the set above
+    if (!register_waiter(*c)) finish_wait(*c);
   }
 }
 

@@ -69,6 +69,14 @@ bool TorchStore::delete_key(std::string_view key) {
   return guarded("delete", {std::string(key)}, [&] { return store_->deleteKey(std::string(key)); });
 }
 
+int64_t TorchStore::delete_prefix(std::string_view prefix) {
+  // torch's Store interface lists no keys and deletes one at a time: a
+  // process group built on a store the user passed has no way to find them.
+  raise(ErrorCode::NotSupported,
+        "delete_prefix('{}') on the torch store at {}: torch's Store cannot delete keys by prefix", prefix,
+        address());
+}
+
 int64_t TorchStore::num_keys() {
   return guarded("num_keys", {}, [&] { return store_->getNumKeys(); });
 }

@@ -156,6 +156,7 @@ class ResumingPeerStore : public Store {
   using Store::wait;
   bool check(const std::vector<std::string>& keys) override { return inner_->check(keys); }
   bool delete_key(std::string_view key) override { return inner_->delete_key(key); }
+  int64_t delete_prefix(std::string_view prefix) override { return inner_->delete_prefix(prefix); }
   int64_t num_keys() override { return inner_->num_keys(); }
   std::chrono::milliseconds timeout() const override { return inner_->timeout(); }
   std::string address() const override { return inner_->address(); }

@@ -208,6 +208,45 @@ TYPED_TEST(StoreTest, CheckDeleteAndNumKeys) {
   EXPECT_EQ(error_of([&] { this->store->get("k1", 0ms); }).code(), ErrorCode::Timeout);
 }
 
+TYPED_TEST(StoreTest, DeletePrefixDeletesOnlyThatRange) {
+  Store& s = *this->store;
+  int64_t before = s.num_keys();
+  for (int g = 0; g < 3; ++g) {
+    for (int i = 0; i < 5; ++i) s.set(fmt::format("g{}/slot{}", g, i), "v");
+  }
+  s.set("g", "no slash");
+  s.set("g1", "a sibling of g1/");
+  s.set("f/", "sorts before g");
+  EXPECT_EQ(s.delete_prefix("g1/"), 5);
+  EXPECT_EQ(s.delete_prefix("g1/"), 0);
+  EXPECT_FALSE(s.check({"g1/slot0"}));
+  EXPECT_TRUE(s.check({"g0/slot4", "g2/slot0", "g", "g1", "f/"}));
+  EXPECT_EQ(s.num_keys(), before + 13);
+  // A prefix need not end at a separator: "g" covers g, g0/, g1 and g2/.
+  EXPECT_EQ(s.delete_prefix("g"), 12);
+  EXPECT_EQ(s.get("f/"), "sorts before g");
+  EXPECT_EQ(s.num_keys(), before + 1);
+  Error e = error_of([&] { s.delete_prefix(""); });
+  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+  EXPECT_NE(e.message().find("prefix"), std::string::npos) << e.message();
+  EXPECT_EQ(s.get("f/"), "sorts before g");
+}
+
+TYPED_TEST(StoreTest, AWaiterOnADeletedPrefixKeepsWaiting) {
+  std::shared_ptr<Store> writer = this->factory.make();
+  writer->set("round/a", "1");
+  std::thread setter([&] {
+    std::this_thread::sleep_for(20ms);
+    writer->delete_prefix("round/");
+    std::this_thread::sleep_for(20ms);
+    writer->set("round/b", "1");
+    writer->set("round/a", "2");
+  });
+  this->store->wait({"round/b", "round/a"});
+  EXPECT_EQ(this->store->get("round/a"), "2");
+  setter.join();
+}
+
 // 64 clients x 1,000 mixed operations; the final state must be exact.
 TYPED_TEST(StoreTest, SixtyFourClientsMixedOperations) {
   constexpr int kThreads = 64;
@@ -285,6 +324,21 @@ TEST(PrefixStoreTest, PrefixesIsolateKeysButShareTheStore) {
   EXPECT_EQ(a.prefix(), "a");
   EXPECT_EQ(a.address(), base->address());
   EXPECT_EQ(a.timeout(), base->timeout());
+}
+
+TEST(PrefixStoreTest, DeletePrefixStaysInsideTheView) {
+  auto base = std::make_shared<MemoryStore>(kTestTimeout);
+  PrefixStore a("a", base);
+  PrefixStore ab("ab", base);
+  a.set("x/1", "v");
+  a.set("x/2", "v");
+  ab.set("x/1", "v");
+  base->set("x/1", "v");
+  EXPECT_EQ(a.delete_prefix("x/"), 2);
+  EXPECT_TRUE(ab.check({"x/1"}));
+  EXPECT_TRUE(base->check({"x/1"}));
+  EXPECT_EQ(error_of([&] { a.delete_prefix(""); }).code(), ErrorCode::InvalidArgument);
+  EXPECT_TRUE(ab.check({"x/1"}));
 }
 
 TEST(PrefixStoreTest, PrefixesNest) {

@@ -11,6 +11,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,11 +34,13 @@ constexpr std::chrono::milliseconds kPatience = 20s;
 constexpr std::chrono::milliseconds kTestAuthTimeout = 300ms;
 constexpr std::chrono::milliseconds kTestFrameTimeout = 300ms;
 constexpr uint32_t kTestMaxFrameBytes = 4096;
+constexpr uint32_t kTestMaxAuthFrameBytes = 256;
 
 TcpStoreServerOptions server_options(uint16_t port = 0) {
   return TcpStoreServerOptions{.port = port,
                                .token = std::string(kToken),
                                .max_frame_bytes = kTestMaxFrameBytes,
+                               .max_auth_frame_bytes = kTestMaxAuthFrameBytes,
                                .auth_timeout = kTestAuthTimeout,
                                .frame_timeout = kTestFrameTimeout};
 }
@@ -93,6 +96,17 @@ class RawClient {
     return false;
   }
   void close() { socket_.close(); }
+  // Whether the server has sent something not yet read, within `patience`.
+  bool readable(std::chrono::milliseconds patience = kPatience) {
+    pollfd p{socket_.fd(), POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(patience.count())) == 1;
+  }
+  // Reads up to `bytes` of whatever is there; the count read.
+  size_t read_some(size_t bytes) {
+    std::string sink(bytes, '\0');
+    ssize_t n = ::recv(socket_.fd(), sink.data(), sink.size(), MSG_DONTWAIT);
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
 
  private:
   Socket socket_;
@@ -416,6 +430,167 @@ TEST(TcpStoreClientTest, AddIsNotRetriedAfterALostReply) {
   EXPECT_EQ(e.code(), ErrorCode::PeerFailure);
   EXPECT_NE(e.message().find("not retried"), std::string::npos) << e.message();
   EXPECT_EQ(server.requests(), 1);
+}
+
+// An AUTH header is the only thing an unauthenticated client can make the
+// server hold, and only up to max_auth_frame_bytes: a larger one is refused
+// from its header, before a byte of its body is read.
+TEST_F(BadClientTest, OversizedAuthFrameIsDroppedFromItsHeader) {
+  RawClient raw(server.port());
+  std::string header = proto::Writer(proto::Op::Auth).finish();
+  uint32_t too_big = kTestMaxAuthFrameBytes + 1;  // still under max_frame_bytes
+  for (int i = 0; i < 4; ++i) header[4 + i] = static_cast<char>((too_big >> (8 * i)) & 0xff);
+  raw.send(header);
+  proto::Frame reply = raw.receive();
+  ASSERT_EQ(reply.op, static_cast<uint8_t>(proto::Op::Error));
+  proto::Reader r(reply.body);
+  EXPECT_EQ(static_cast<ErrorCode>(r.u8()), ErrorCode::InvalidArgument);
+  std::string message = r.str();
+  EXPECT_NE(message.find("before authenticating"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(kTestMaxAuthFrameBytes)), std::string::npos) << message;
+  EXPECT_TRUE(raw.closed_by_server());
+  expect_serving(server, good);
+}
+
+TEST_F(BadClientTest, DeletePrefixOfNothingIsRefusedAndTheConnectionKept) {
+  good.set("job/a", "1");
+  Error e = error_of([&] { good.delete_prefix(""); });
+  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+  EXPECT_EQ(good.get("job/a"), "1");
+  EXPECT_EQ(server.num_dropped(), 0u);
+}
+
+// Unauthenticated clients together hold at most the budget: the one whose
+// bytes would pass it is dropped, and those within it still authenticate.
+TEST(TcpStoreServerTest, UnauthenticatedInputIsHeldWithinTheServersBudget) {
+  std::string auth = proto::Writer(proto::Op::Auth).str(kToken).finish();
+  constexpr size_t kPart = 20;
+  ASSERT_GT(auth.size(), kPart + 4);
+  std::string_view first_part = std::string_view(auth).substr(0, kPart);
+  // Room for two first parts and the rest of one AUTH; not for three parts.
+  TcpStoreServerOptions options = server_options();
+  options.unauthenticated_budget = 2 * kPart + (auth.size() - kPart) + 2;
+  ASSERT_LT(options.unauthenticated_budget, 3 * kPart);
+  options.auth_timeout = kPatience;
+  options.frame_timeout = kPatience;
+  TcpStoreServer server(options);
+  TcpStore good(client_options(server.port()));
+  good.add("ordered", 1);  // authenticated before the others hold anything
+  std::vector<std::unique_ptr<RawClient>> raws;
+  for (int i = 0; i < 3; ++i) {
+    raws.push_back(std::make_unique<RawClient>(server.port()));
+    raws.back()->send(first_part);
+    // A round trip on another connection: the server has read those bytes.
+    good.add("ordered", 1);
+  }
+  EXPECT_TRUE(raws[2]->closed_by_server());
+  EXPECT_EQ(server.num_dropped(), 1u);
+  // Within the budget, the first two finish their AUTH and are served.
+  for (int i = 0; i < 2; ++i) {
+    raws[i]->send(std::string_view(auth).substr(first_part.size()));
+    proto::Frame ok = raws[i]->receive();
+    EXPECT_EQ(ok.op, static_cast<uint8_t>(proto::Op::Ok)) << "client " << i;
+  }
+  // Authenticated clients no longer count: a new one fits again.
+  RawClient late(server.port());
+  late.send(first_part);
+  good.add("ordered", 1);
+  late.send(std::string_view(auth).substr(first_part.size()));
+  EXPECT_EQ(late.receive().op, static_cast<uint8_t>(proto::Op::Ok));
+  EXPECT_EQ(server.num_dropped(), 1u);
+}
+
+size_t resident_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  }
+  ADD_FAILURE() << "no VmRSS in /proc/self/status";
+  return 0;
+}
+
+TcpStoreServerOptions large_value_options() {
+  TcpStoreServerOptions options = server_options();
+  options.max_frame_bytes = kStoreMaxFrameBytes;
+  options.frame_timeout = kPatience;
+  return options;
+}
+
+// Replies share the stored value: clients that ask for a large value and
+// do not read it cost the server their connections, not a copy each.
+TEST(TcpStoreServerTest, UnreadRepliesToALargeGetDoNotCopyTheValue) {
+  TcpStoreServer server(large_value_options());
+  constexpr size_t kValueBytes = 32u << 20;
+  {
+    TcpStore writer(client_options(server.port()));
+    writer.set("big", std::string(kValueBytes, 'v'));
+  }
+  std::string get = proto::Writer(proto::Op::Get).str("big").millis(kPatience).finish();
+  size_t before = resident_bytes();
+  std::vector<std::unique_ptr<RawClient>> readers;
+  for (int i = 0; i < 6; ++i) {
+    readers.push_back(std::make_unique<RawClient>(server.port()));
+    readers.back()->authenticate();
+    readers.back()->send(get);
+    ASSERT_TRUE(readers.back()->readable()) << "reader " << i << " got no reply";
+  }
+  size_t grown = resident_bytes() - std::min(before, resident_bytes());
+  EXPECT_LT(grown, size_t{16} << 20) << "six unread replies of a " << kValueBytes << "-byte value";
+}
+
+// A client that stops reading its reply is dropped after reply_timeout; one
+// that reads slowly but steadily is not.
+TEST(TcpStoreServerTest, AClientThatStopsReadingItsReplyIsDropped) {
+  TcpStoreServerOptions options = large_value_options();
+  options.reply_timeout = 300ms;
+  TcpStoreServer server(options);
+  TcpStore good(client_options(server.port()));
+  good.set("big", std::string(size_t{16} << 20, 'v'));
+  std::string get = proto::Writer(proto::Op::Get).str("big").millis(kPatience).finish();
+
+  RawClient stalled(server.port());
+  stalled.authenticate();
+  stalled.send(get);
+  ASSERT_TRUE(stalled.readable());
+  EXPECT_TRUE(eventually([&] { return server.num_dropped() == 1; }));
+
+  RawClient slow(server.port());
+  slow.authenticate();
+  slow.send(proto::Writer(proto::Op::Get).str("big").millis(kPatience).finish());
+  size_t expected = proto::kHeaderBytes + 4 + (size_t{16} << 20);  // a u32 length, then the value
+  size_t received = 0;
+  Deadline deadline = deadline_after(kPatience);
+  while (received < expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);  // a third of the reply timeout
+    while (slow.readable(0ms) && received < expected) received += slow.read_some(256 << 10);
+  }
+  EXPECT_EQ(received, expected);
+  EXPECT_EQ(server.num_dropped(), 1u);
+  expect_serving(server, good);
+}
+
+// A WAIT on many keys is satisfied however they arrive: out of order, and
+// with one set, deleted and set again before the last.
+TEST(TcpStoreServerTest, WaitOnManyKeysEndsWhenTheLastIsSetInAnyOrder) {
+  TcpStoreServer server(server_options());
+  TcpStore setter(client_options(server.port()));
+  TcpStore waiter(client_options(server.port()));
+  std::vector<std::string> keys;
+  for (int i = 0; i < 64; ++i) keys.push_back("k" + std::to_string(i));
+  std::atomic<bool> done{false};
+  std::thread waiting([&] {
+    waiter.wait(keys, kPatience);
+    done = true;
+  });
+  for (int i = 63; i >= 1; --i) setter.set(keys[static_cast<size_t>(i)], "1");
+  EXPECT_TRUE(setter.delete_key("k40"));
+  setter.set("k0", "1");
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(done) << "the wait ended while k40 was deleted";
+  setter.set("k40", "again");
+  waiting.join();
+  EXPECT_TRUE(done);
 }
 
 TEST(StoreProtocolTest, FramesRoundTrip) {
