@@ -259,18 +259,23 @@ std::optional<std::string> Agent::monitor(const Round& round) {
   SteadyClock::time_point now = SteadyClock::now();
   try {
     rdzv_->keep_alive();
-    if (std::optional<json> failure = rdzv_->failure(round.generation)) {
-      stop_kind_ = StopKind::PeerFailure;
-      policy_.failure_seen();
-      return fmt::format("stopping for a failure elsewhere: {}", failure->value("summary", failure->dump()));
-    }
-    if (rdzv_->job_outcome()) {
-      stop_kind_ = StopKind::JobEnded;
-      return std::string("the job has ended");
-    }
-    if (rdzv_->membership_change_requested(round.generation)) {
-      stop_kind_ = StopKind::MembershipChange;
-      return std::string("a node is joining: restarting the workers in a new round");
+    // Whatever ends a round marks it over: one check per interval, and what
+    // ended it is read only then.
+    if (rdzv_->round_over(round.generation)) {
+      if (std::optional<json> failure = rdzv_->failure(round.generation)) {
+        stop_kind_ = StopKind::PeerFailure;
+        policy_.failure_seen();
+        return fmt::format("stopping for a failure elsewhere: {}",
+                           failure->value("summary", failure->dump()));
+      }
+      if (rdzv_->job_outcome()) {
+        stop_kind_ = StopKind::JobEnded;
+        return std::string("the job has ended");
+      }
+      if (rdzv_->membership_change_requested(round.generation)) {
+        stop_kind_ = StopKind::MembershipChange;
+        return std::string("a node is joining: restarting the workers in a new round");
+      }
     }
     std::vector<AgentInfo> lost = rdzv_->lost_members(round);
     if (!lost.empty()) {

@@ -224,7 +224,12 @@ Rendezvous::Formed Rendezvous::compute_members(int64_t generation, int64_t close
     AgentInfo agent;
   };
   std::vector<Entry> entries;
+  Clock::time_point bumped = Clock::now();
   for (int64_t k = 1; k <= closed_at; ++k) {
+    if (Clock::now() - bumped >= options_.lease_timeout / 4) {
+      keep_alive();  // the others take over only when this lease stops
+      bumped = Clock::now();
+    }
     // Get-or-void in one step: returns the claim, or voids the slot for good.
     std::string held = store_->compare_set(keys[static_cast<size_t>(k - 1)], "", kVoidSlot);
     if (held == kVoidSlot) continue;
@@ -260,20 +265,48 @@ std::string Rendezvous::publish_members(int64_t generation, int64_t closed_at) {
   return store_->compare_set(gen_key(generation, "members"), "", value.dump());
 }
 
+std::string Rendezvous::await_members(int64_t generation, int64_t closed_at) {
+  const std::string members_key = gen_key(generation, "members");
+  const std::string closer_key = gen_key(generation, "closer");
+  std::string closer_lease;
+  int64_t closer_seen = -1;
+  for (;;) {
+    try {
+      return store_->get(members_key, options_.lease_timeout);
+    } catch (const Error& e) {
+      if (!is_timeout(e)) throw;
+    }
+    // The closer reads every slot, bumping its lease as it goes; only when
+    // that lease stands still (or nobody says who closed) does this agent
+    // compute the list itself. Every agent computes the same list, so
+    // whichever publishes first publishes what the closer would have.
+    keep_alive();
+    if (closer_lease.empty() && store_->check({closer_key})) {
+      closer_lease = key("lease/" + store_->get(closer_key, options_.lease_timeout));
+    }
+    int64_t seen = closer_lease.empty() ? closer_seen : read_counter(closer_lease);
+    if (seen == closer_seen) {
+      MYRIAD_LOG_WARN(
+          "rendezvous {}: generation {}: no member list from the closing agent within {} ms; "
+          "agent {} computes it",
+          options_.prefix, generation, options_.lease_timeout.count(), self_.id);
+      return publish_members(generation, closed_at);
+    }
+    closer_seen = seen;
+  }
+}
+
 Rendezvous::Formed Rendezvous::members_of(int64_t generation, int64_t closed_at, bool closed_here) {
   const std::string members_key = gen_key(generation, "members");
   std::string held;
   if (closed_here) {
+    store_->set(gen_key(generation, "closer"), self_.id);
     held = publish_members(generation, closed_at);
+    // Nobody reads the keys of the round before last any more: its members
+    // have moved on twice, and its spares were released when it ended.
+    if (generation >= 2) store_->delete_prefix(gen_key(generation - 2, ""));
   } else {
-    try {
-      held = store_->get(members_key, options_.lease_timeout);
-    } catch (const Error& e) {
-      if (!is_timeout(e)) throw;
-      // The closer is slow or gone: every agent computes the same list, so
-      // whichever publishes first publishes what the closer would have.
-      held = publish_members(generation, closed_at);
-    }
+    held = await_members(generation, closed_at);
   }
   json value = parse_value(members_key, held);
   Formed formed;
@@ -423,13 +456,20 @@ int64_t Rendezvous::failure_count() {
 }
 
 void Rendezvous::report_done(int64_t generation) {
-  store_->set(gen_key(generation, "done/" + self_.id), "1");
+  {
+    std::lock_guard lock(mutex_);
+    if (done_generation_ == generation) return;  // counted once per round
+    done_generation_ = generation;
+  }
+  store_->add(gen_key(generation, "done"), 1);
 }
 
 bool Rendezvous::all_done(const Round& round) {
-  std::vector<std::string> keys;
-  for (const AgentInfo& agent : round.members) keys.push_back(gen_key(round.generation, "done/" + agent.id));
-  return store_->check(keys);
+  return read_counter(gen_key(round.generation, "done")) >= static_cast<int64_t>(round.members.size());
+}
+
+bool Rendezvous::round_over(int64_t generation) {
+  return store_->check({gen_key(generation, "over")});
 }
 
 void Rendezvous::keep_alive() {
@@ -442,11 +482,17 @@ std::vector<AgentInfo> Rendezvous::lost_members(const Round& round) {
     leases_.clear();
     leases_generation_ = round.generation;
   }
+  // Each member watches the members after it in group order, up to the
+  // first whose lease still moves: one lease read per call while everyone
+  // lives, and a failed member is still found when its watcher failed too.
   std::vector<AgentInfo> lost;
-  for (const AgentInfo& agent : round.members) {
-    if (agent.id == self_.id) continue;
+  const int n = static_cast<int>(round.members.size());
+  for (int step = 1; step < n; ++step) {
+    const AgentInfo& agent = round.members[static_cast<size_t>((round.group_rank + step) % n)];
+    if (agent.id == self_.id) break;
     int64_t value = read_counter(key("lease/" + agent.id));
-    if (leases_[agent.id].stopped(value, Clock::now(), options_.lease_timeout)) lost.push_back(agent);
+    if (!leases_[agent.id].stopped(value, Clock::now(), options_.lease_timeout)) break;
+    lost.push_back(agent);
   }
   for (const AgentInfo& agent : lost) store_->set(key("lost/" + agent.id), self_.id);
   return lost;

@@ -20,13 +20,15 @@
 //                      or ("" -> "-") by a closer that gave up on it
 //   g<g>/closed        compare_set("" -> N) by the first agent to close the
 //                      round: tickets 1..N take part; "aborted" by close_job
-//   g<g>/members       compare_set("" -> list) of the chosen members; every
-//                      agent computes the same list from the same slots
+//   g<g>/closer        the id of the agent that closed the round
+//   g<g>/members       compare_set("" -> list) of the chosen members, by the
+//                      closer (any agent computes the same list from the same
+//                      slots, and does when the closer's lease stops)
 //   g<g>/over          set when the round ends (why: failure, membership,
 //                      rejoin, void, job closed); spares wait on it
 //   g<g>/failure       the first failure report (compare_set); failure_count
 //   g<g>/membership    set by request_membership_change
-//   g<g>/done/<id>     set by report_done
+//   g<g>/done          add(1) by each member whose workers all succeeded
 //   g<g>/master        MASTER_ADDR:MASTER_PORT of the round (rank 0's own
 //                      store, e.g. torch's TCPStore), set by the member of
 //                      group rank 0 (publish_master)
@@ -47,7 +49,16 @@
 // exactly one close win. The closer waits briefly for every ticket up to N
 // to claim its slot, voids those that did not (that agent is then a spare),
 // and publishes the members; a round left with fewer than min_nodes valid
-// slots is void and everyone moves on to g+1.
+// slots is void and everyone moves on to g+1. The closer of round g deletes
+// the keys of round g-2, so the store holds two rounds whatever the number
+// of restarts.
+//
+// Cost: a joining agent makes a constant number of store operations per
+// round (ticket, slot, a wait on `closed`, one read of `members`); the
+// closer makes O(N) (a wait on N slots and one compare_set each). While a
+// round runs, each agent's monitor makes a constant number per interval:
+// its lease, one check of `over`, one lease it watches (lost_members) and
+// the ticket count. docs/elastic.md "Scale" has the measurements.
 //
 // Thread-safety: one Rendezvous belongs to one agent; its methods may be
 // called from several threads (the store is thread-safe; the lease
@@ -143,10 +154,15 @@ class Rendezvous {
   // (the failure is visible a moment before the count: read after failure()).
   int64_t failure_count(int64_t generation);
 
-  // This agent's workers of `generation` all succeeded.
+  // This agent's workers of `generation` all succeeded (counted once per
+  // round, however often it is called).
   void report_done(int64_t generation);
-  // Every member of `round` reported done (one store check).
+  // Every member of `round` reported done (one counter read).
   bool all_done(const Round& round);
+  // `generation` has ended, for whatever reason: a failure, a membership
+  // change, a rejoin or the job's end (one store check; what ended it is
+  // read with failure(), membership_change_requested() and job_outcome()).
+  bool round_over(int64_t generation);
 
   // The round's MASTER_ADDR:MASTER_PORT: rank 0's host and a port free
   // there, set once by the member of group rank 0 before its ranks start.
@@ -157,10 +173,14 @@ class Rendezvous {
 
   // Bumps this agent's lease (call every monitor interval).
   void keep_alive();
-  // Members of `round` (other than this agent) whose lease has not moved for
-  // lease_timeout, as observed by this agent's clock across calls: call it
-  // every monitor interval. No clock synchronization is needed. Each one
-  // found is also marked lost in the store (lost/<id>).
+  // Members of `round` that this agent watches and whose lease has not moved
+  // for lease_timeout, as observed by this agent's clock across calls: call
+  // it every monitor interval. No clock synchronization is needed. An agent
+  // watches the members after it in group order (wrapping around) up to the
+  // first live one, so a call costs one lease read while all live, whatever
+  // the job's size; every lost member has a live watcher unless all are
+  // lost. Each one found is also marked lost in the store (lost/<id>); the
+  // caller ends the round (report_failure), which is how the others learn.
   std::vector<AgentInfo> lost_members(const Round& round);
 
   // Agents waiting to join (spares, and agents that arrived after this
@@ -220,6 +240,9 @@ class Rendezvous {
   // The published members of a closed round (publishing them when this
   // agent closed it, or when nobody did within lease_timeout).
   Formed members_of(int64_t generation, int64_t closed_at, bool closed_here);
+  // The published member list, waiting for the closer while its lease moves
+  // and computing the list in its place when it stops.
+  std::string await_members(int64_t generation, int64_t closed_at);
   // Computes the members and publishes them unless another agent did;
   // returns the published value.
   std::string publish_members(int64_t generation, int64_t closed_at);
@@ -254,6 +277,7 @@ class Rendezvous {
       return now - changed >= timeout;
     }
   };
+  int64_t done_generation_ = -1;  // the round report_done counted this agent in
   int64_t leases_generation_ = -1;
   std::map<std::string, LeaseSeen> leases_;
 };

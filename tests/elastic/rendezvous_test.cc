@@ -1,5 +1,6 @@
 // Rendezvous rounds through a real TcpStore served by a child process, with
-// every agent a forked process: MIN:MAX formation, ranks that follow the
+// every agent a forked process (threads where a test counts store operations
+// at dozens of agents): MIN:MAX formation, ranks that follow the
 // documented order, a spare that takes a failed agent's place while the
 // survivors keep their order, the join timeout's message, a SIGKILLed
 // agent's lease, the first failure report winning, close_job releasing
@@ -16,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "runtime/counting_store.h"
 #include "runtime/error.h"
 #include "runtime/tcp_store.h"
 #include "tests/harness/process.h"
@@ -210,7 +212,10 @@ TEST(Rendezvous, TooFewAgentsTimeOutNamingHowManyCameAndWereNeeded) {
   EXPECT_TRUE(agents.all_succeeded()) << agents.describe();
 }
 
-TEST(Rendezvous, AKilledAgentsLeaseExpiresForTheOthers) {
+// Each member watches the next one in group order: the killed agent's
+// predecessor finds its lease stopped; the other survivor watches a live
+// member and finds nobody.
+TEST(Rendezvous, AKilledAgentsLeaseExpiresForItsWatcher) {
   test::StoreProcess server(kToken);
   const uint16_t port = server.port();
   test::RanksResult agents = test::fork_ranks(3, [&](int n) {
@@ -220,21 +225,70 @@ TEST(Rendezvous, AKilledAgentsLeaseExpiresForTheOthers) {
     Rendezvous rdzv(store, o, agent(n));
     Round round = rdzv.next_round();
     if (round.group_rank == 2) ::raise(SIGKILL);
-    std::vector<AgentInfo> lost;
-    bool seen = test::wait_until(
-        [&] {
-          rdzv.keep_alive();
-          lost = rdzv.lost_members(round);
-          return !lost.empty();
-        },
-        kPatience);
-    if (!seen || lost.size() != 1 || lost[0].id != round.members[2].id) return 1;
-    // Keep the lease moving until the other survivor has seen the same.
-    store->add("result/seen", 1);
+    if (round.group_rank == 1) {
+      std::vector<AgentInfo> lost;
+      bool seen = test::wait_until(
+          [&] {
+            rdzv.keep_alive();
+            lost = rdzv.lost_members(round);
+            return !lost.empty();
+          },
+          kPatience);
+      if (!seen || lost.size() != 1 || lost[0].id != round.members[2].id) return 1;
+      if (!store->check({kPrefix + "lost/" + round.members[2].id})) return 2;
+      store->add("result/seen", 1);
+      return 0;
+    }
+    bool quiet = true;
     test::wait_until(
         [&] {
           rdzv.keep_alive();
-          return store->add("result/seen", 0) >= 2;
+          if (!rdzv.lost_members(round).empty()) quiet = false;
+          return store->add("result/seen", 0) >= 1;
+        },
+        kPatience);
+    return quiet ? 0 : 3;
+  });
+  int killed = 0;
+  for (const test::ExitStatus& status : agents.ranks) {
+    if (!status.exited && status.signal == SIGKILL) {
+      ++killed;
+    } else {
+      EXPECT_TRUE(status.exited && status.code == 0) << agents.describe();
+    }
+  }
+  EXPECT_EQ(killed, 1) << agents.describe();
+}
+
+// Members 1 and 2 of 4 die together: member 0's watch goes past the dead
+// member 1 to member 2 and stops at the live member 3.
+TEST(Rendezvous, AMemberWhoseWatcherDiedTooIsStillFound) {
+  test::StoreProcess server(kToken);
+  const uint16_t port = server.port();
+  test::RanksResult agents = test::fork_ranks(4, [&](int n) {
+    auto store = connect(port);
+    RendezvousOptions o = options(4, 4);
+    o.lease_timeout = 500ms;
+    Rendezvous rdzv(store, o, agent(n));
+    Round round = rdzv.next_round();
+    if (round.group_rank == 1 || round.group_rank == 2) ::raise(SIGKILL);
+    if (round.group_rank == 0) {
+      std::vector<AgentInfo> lost;
+      bool seen = test::wait_until(
+          [&] {
+            rdzv.keep_alive();
+            lost = rdzv.lost_members(round);
+            return lost.size() == 2;
+          },
+          kPatience);
+      if (!seen || lost[0].id != round.members[1].id || lost[1].id != round.members[2].id) return 1;
+      store->add("result/seen", 1);
+      return 0;
+    }
+    test::wait_until(
+        [&] {
+          rdzv.keep_alive();
+          return store->add("result/seen", 0) >= 1;
         },
         kPatience);
     return 0;
@@ -247,7 +301,92 @@ TEST(Rendezvous, AKilledAgentsLeaseExpiresForTheOthers) {
       EXPECT_TRUE(status.exited && status.code == 0) << agents.describe();
     }
   }
-  EXPECT_EQ(killed, 1) << agents.describe();
+  EXPECT_EQ(killed, 2) << agents.describe();
+}
+
+// Store operations one agent makes to join a round and per monitor look, at
+// two sizes: they must not grow with the job. The agents are threads here
+// (each with its own connection, on the same code path as a process), so
+// that dozens fit the test's time.
+struct RoundCost {
+  int64_t max_join = 0;     // the most any agent but the closer made in next_round()
+  int64_t closer_join = 0;  // the closer's (it reads every slot)
+  int64_t max_monitor = 0;  // the most any agent made in keep_alive + round_over + lost_members
+};
+
+RoundCost measure_round(uint16_t port, int n) {
+  std::vector<std::shared_ptr<CountingStore>> stores;
+  std::vector<std::unique_ptr<Rendezvous>> agents;
+  RendezvousOptions o = options(n, n);
+  o.prefix = fmt::format("rdzv/cost-{}/", n);
+  for (int k = 0; k < n; ++k) {
+    stores.push_back(std::make_shared<CountingStore>(connect(port)));
+    agents.push_back(std::make_unique<Rendezvous>(stores.back(), o, agent(k)));
+  }
+  std::vector<Round> rounds(static_cast<size_t>(n));
+  std::vector<int64_t> join(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  for (int k = 0; k < n; ++k) {
+    threads.emplace_back([&, k] {
+      auto i = static_cast<size_t>(k);
+      rounds[i] = agents[i]->next_round();
+      join[i] = stores[i]->operations();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  auto closer = connect(port)->get(o.prefix + "g0/closer", kPatience);
+  RoundCost cost;
+  for (int k = 0; k < n; ++k) {
+    auto i = static_cast<size_t>(k);
+    EXPECT_EQ(rounds[i].members.size(), static_cast<size_t>(n));
+    int64_t& most = agents[i]->self().id == closer ? cost.closer_join : cost.max_join;
+    most = std::max(most, join[i]);
+    stores[i]->reset();
+    agents[i]->keep_alive();
+    bool over = agents[i]->round_over(0);
+    EXPECT_FALSE(over);
+    EXPECT_TRUE(agents[i]->lost_members(rounds[i]).empty());
+    cost.max_monitor = std::max(cost.max_monitor, stores[i]->operations());
+  }
+  return cost;
+}
+
+TEST(Rendezvous, EachAgentsRoundCostsTheSameStoreOperationsWhateverTheJobsSize) {
+  test::StoreProcess server(kToken);
+  RoundCost small = measure_round(server.port(), 4);
+  RoundCost large = measure_round(server.port(), 40);
+  EXPECT_LE(large.max_join, small.max_join + 2) << "joining costs more in a larger job";
+  EXPECT_LE(large.max_join, 16);
+  EXPECT_EQ(large.max_monitor, 3);
+  EXPECT_EQ(small.max_monitor, 3);
+  // The closer alone reads every slot.
+  EXPECT_GE(large.closer_join, 40);
+}
+
+// The closer of round g deletes the keys of round g-2: the store holds two
+// rounds, however many restarts the job has had.
+TEST(Rendezvous, OldRoundsAreDeleted) {
+  test::StoreProcess server(kToken);
+  const uint16_t port = server.port();
+  test::RanksResult agents = test::fork_ranks(2, [&](int n) {
+    auto store = connect(port);
+    Rendezvous rdzv(store, options(2, 2), agent(n));
+    Round round = rdzv.next_round();
+    for (int g = 0; g < 5; ++g) {
+      if (round.generation != g) return 1;
+      if (round.group_rank == 0) rdzv.report_failure(g, json{{"cause", "test"}});
+      if (!test::wait_until([&] { return rdzv.round_over(g); }, kPatience)) return 2;
+      round = rdzv.next_round();
+    }
+    return round.generation == 5 ? 0 : 3;
+  });
+  ASSERT_TRUE(agents.all_succeeded()) << agents.describe();
+  auto store = connect(port);
+  for (int g = 0; g <= 3; ++g) {
+    EXPECT_FALSE(store->check({fmt::format("{}g{}/members", kPrefix, g)})) << "round " << g << " is kept";
+    EXPECT_FALSE(store->check({fmt::format("{}g{}/tickets", kPrefix, g)})) << "round " << g << " is kept";
+  }
+  EXPECT_TRUE(store->check({fmt::format("{}g5/members", kPrefix)}));
 }
 
 TEST(Rendezvous, TheFirstFailureReportWinsAndFailuresAreCounted) {
