@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <array>
 #include <climits>
 #include <vector>
@@ -128,10 +130,18 @@ BootstrapInfo detect_bootstrap(const Env& env) {
   info.node = config::get_string(env, "MYRIAD_NODE_ID").value_or(host_name());
   info.store = read_store(env);
   info.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
-  info.run_id = config::get_string(env, "MYRIAD_RUN_ID")
-                    .value_or(config::get_string(env, "TORCHELASTIC_RUN_ID").value_or(""));
+  info.run_id = detect_run_id(env);
   info.restart_count = detect_restart_count(env);
   return info;
+}
+
+std::string detect_run_id(const Env& env) {
+  return config::get_string(env, "MYRIAD_RUN_ID")
+      .value_or(config::get_string(env, "TORCHELASTIC_RUN_ID").value_or(""));
+}
+
+std::string job_store_prefix(std::string_view run_id) {
+  return run_id.empty() ? std::string() : fmt::format("job/{}", run_id);
 }
 
 int detect_restart_count(const Env& env) {

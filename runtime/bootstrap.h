@@ -18,6 +18,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "runtime/config.h"
 #include "runtime/net.h"
@@ -42,6 +43,14 @@ BootstrapInfo detect_bootstrap(const Env& env);
 // TORCHELASTIC_RESTART_COUNT, else 0 (for a process group whose ranks come
 // from torch, where detect_bootstrap() may find no place in a job).
 int detect_restart_count(const Env& env);
+// The run id alone: MYRIAD_RUN_ID, else TORCHELASTIC_RUN_ID, else "".
+std::string detect_run_id(const Env& env);
+
+// Where one job's keys live in a store that several jobs may share (one
+// `myriad store` for a cluster): "job/<run_id>", or "" for a job without a
+// run id, which then has its store to itself. Every key the ranks make goes
+// under it, so that two jobs never read each other's registrations.
+std::string job_store_prefix(std::string_view run_id);
 
 // The host name of this machine (gethostname).
 std::string host_name();

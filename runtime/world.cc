@@ -31,6 +31,8 @@ std::unique_ptr<World> World::join(const Env& env) {
   if (info.store) {
     TcpStoreOptions options = TcpStoreOptions::from_env(env);
     store = std::make_shared<TcpStore>(options);
+    // A store may serve several jobs: this one's keys stay under its run id.
+    if (!info.run_id.empty()) store = std::make_shared<PrefixStore>(job_store_prefix(info.run_id), store);
   } else if (info.world_size == 1) {
     store = std::make_shared<MemoryStore>();
   } else {
@@ -54,6 +56,7 @@ std::unique_ptr<World> World::join(BootstrapInfo info, std::shared_ptr<Store> st
   }
   world->num_nodes_ = static_cast<int>(index.size());
   world->node_index_ = index.at(world->info_.node);
+  world->forget_old_rounds();
   MYRIAD_LOG_DEBUG("joined world: rank {} of {}, local rank {} of {}, node {} ({} of {}), source {}",
                    world->rank(), world->size(), world->local_rank(), world->local_size(), world->node(),
                    world->node_index_, world->num_nodes_, world->info_.source);
@@ -79,6 +82,23 @@ std::vector<std::string> World::exchange(const std::string& name, const std::str
     }
   }
   return values;
+}
+
+void World::forget_old_rounds() {
+  // Every rank of this round has registered its node, so every rank of the
+  // round before has ended (an agent starts new ranks only after its old
+  // ones stopped) and no one reads that round's keys again. One delete per
+  // restart keeps the store's size independent of the restart count.
+  const int old = info_.restart_count - 1;
+  if (rank() != 0 || old < 0) return;
+  try {
+    int64_t deleted = store_->delete_prefix(fmt::format("world/{}/", old));
+    MYRIAD_LOG_DEBUG("deleted {} store keys of restart round {}", deleted, old);
+  } catch (const Error& error) {
+    // A store that cannot delete by prefix (torch's, under a torch process
+    // group) keeps its keys; the job works the same.
+    if (error.code() != ErrorCode::NotSupported) throw;
+  }
 }
 
 void World::barrier(const std::string& name) {

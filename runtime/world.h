@@ -3,8 +3,10 @@
 // World::join() detects the bootstrap information, connects to the store and
 // registers this rank (node, host, pid) under the job's prefix, then waits
 // until every rank has registered, so that each rank knows every other's
-// node. Collectives use exchange() to swap endpoints at communicator
-// creation. Every wait is bounded by the store's timeout and fails with
+// node. Keys live under world/<restart round>/, inside job/<run id>/ when
+// the job has a run id (jobs may share a store); once a round has formed,
+// its rank 0 deletes the previous round's keys. Collectives use exchange()
+// to swap endpoints at communicator creation. Every wait is bounded by the store's timeout and fails with
 // Error(Timeout) naming the ranks that did not arrive.
 //
 // Thread-safety: the accessors are safe from any thread; exchange() and
@@ -55,6 +57,8 @@ class World {
 
  private:
   World(BootstrapInfo info, std::shared_ptr<Store> store);
+  // Rank 0 deletes the previous restart round's keys (world/<round>/).
+  void forget_old_rounds();
 
   BootstrapInfo info_;
   std::shared_ptr<Store> store_;

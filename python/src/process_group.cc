@@ -173,7 +173,7 @@ ProcessGroupMyriad::ProcessGroupMyriad(const c10::intrusive_ptr<c10d::Store>& st
   // key, so no rank reads the group id or the endpoints of a dead predecessor.
   const int round = detect_restart_count(Env::process());
   auto myriad_store =
-      std::make_shared<PrefixStore>(fmt::format("round/{}/", round), std::make_shared<TorchStore>(store));
+      std::make_shared<PrefixStore>(fmt::format("round/{}", round), std::make_shared<TorchStore>(store));
   // Shared-memory segment names are machine-wide: each process group gets
   // an id of its own, drawn by its rank 0.
   if (rank == 0) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "runtime/bootstrap.h"
 #include "runtime/config.h"
 #include "runtime/error.h"
 #include "runtime/tcp_store.h"
@@ -110,7 +111,12 @@ std::shared_ptr<myriad::Store> store_from_env(std::chrono::milliseconds timeout)
   TcpStoreOptions options = TcpStoreOptions::from_env(env);
   options.timeout = timeout;
   int64_t round = config::read_int(env, "MYRIAD_RESTART_COUNT", 0);
-  return std::make_shared<PrefixStore>(fmt::format("torch/{}/", round), std::make_shared<TcpStore>(options));
+  std::shared_ptr<myriad::Store> store = std::make_shared<TcpStore>(options);
+  // A store may serve several jobs: this one's keys stay under its run id.
+  if (std::string run_id = detect_run_id(env); !run_id.empty()) {
+    store = std::make_shared<PrefixStore>(job_store_prefix(run_id), store);
+  }
+  return std::make_shared<PrefixStore>(fmt::format("torch/{}", round), store);
 }
 
 }  // namespace

@@ -1,6 +1,10 @@
 #include "runtime/world.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "runtime/error.h"
 #include "runtime/tcp_store.h"
@@ -102,6 +106,60 @@ TEST(World, BarrierTimeoutCountsArrivals) {
     }
   });
   EXPECT_TRUE(result.all_succeeded()) << result.describe();
+}
+
+// The variables `myriad run` gives rank `rank` of job `run_id`.
+Env job_env(int rank, int size, uint16_t port, const std::string& run_id, int restart) {
+  return Env::from_map({{"MYRIAD_RANK", std::to_string(rank)},
+                        {"MYRIAD_WORLD_SIZE", std::to_string(size)},
+                        {"MYRIAD_LOCAL_RANK", std::to_string(rank)},
+                        {"MYRIAD_LOCAL_WORLD_SIZE", std::to_string(size)},
+                        {"MYRIAD_NODE_ID", "n"},
+                        {"MYRIAD_STORE", fmt::format("127.0.0.1:{}", port)},
+                        {"MYRIAD_TOKEN", kToken},
+                        {"MYRIAD_RUN_ID", run_id},
+                        {"MYRIAD_RESTART_COUNT", std::to_string(restart)}});
+}
+
+// Two jobs of the same shape share one store: each sees its own ranks only.
+TEST(World, JobsWithDifferentRunIdsShareAStoreWithoutMeeting) {
+  test::StoreProcess server(kToken);
+  const uint16_t port = server.port();
+  test::RanksResult result = test::fork_ranks(4, [&](int process) {
+    const std::string run_id = process < 2 ? "job-a" : "job-b";
+    const int rank = process % 2;
+    auto world = World::join(job_env(rank, 2, port, run_id, 0));
+    std::vector<std::string> values = world->exchange("who", run_id);
+    if (values != std::vector<std::string>{run_id, run_id}) return 1;
+    world->barrier("done");
+    return 0;
+  });
+  EXPECT_TRUE(result.all_succeeded()) << result.describe();
+  TcpStore raw(TcpStoreOptions{.port = port, .token = kToken, .connect_timeout = milliseconds(5'000)});
+  EXPECT_TRUE(raw.check({"job/job-a/world/0/who/0", "job/job-b/world/0/who/1"}));
+  EXPECT_FALSE(raw.check({"world/0/who/0"}));
+}
+
+// A restarted job does not keep every earlier round's keys.
+TEST(World, ARestartedRoundDeletesThePreviousRoundsKeys) {
+  test::StoreProcess server(kToken);
+  const uint16_t port = server.port();
+  TcpStore raw(TcpStoreOptions{.port = port, .token = kToken, .connect_timeout = milliseconds(5'000)});
+  for (int restart = 0; restart < 4; ++restart) {
+    test::RanksResult result = test::fork_ranks(3, [&](int rank) {
+      auto world = World::join(job_env(rank, 3, port, "elastic", restart));
+      world->exchange("endpoint", std::to_string(rank));
+      world->barrier("ready");
+      return 0;
+    });
+    ASSERT_TRUE(result.all_succeeded()) << "restart " << restart << ": " << result.describe();
+    EXPECT_TRUE(raw.check({fmt::format("job/elastic/world/{}/endpoint/2", restart)}));
+    if (restart > 0) {
+      EXPECT_FALSE(raw.check({fmt::format("job/elastic/world/{}/node/0", restart - 1)})) << restart;
+    }
+  }
+  // Round 3's keys alone: 3 node keys, 3 endpoints, the barrier's 2.
+  EXPECT_EQ(raw.num_keys(), 8);
 }
 
 }  // namespace
