@@ -3,6 +3,7 @@
 #   0. the include graph against the link graph of the release build
 #      (scripts/check_includes.py: a file includes only what its target
 #      links, never a layer above; every link is used): a few seconds;
+#      the layout of every source against .clang-format (seconds);
 #      then clang-tidy over every first-party source (scripts/tidy.sh, .clang-tidy: ~20-35
 #      minutes cold on two cores; its result cache makes a re-run of
 #      unchanged files one preprocessor pass each)
@@ -23,6 +24,9 @@ jobs=$(nproc)
 
 echo "== include graph against link graph (build/release)"
 python3 "$root/scripts/check_includes.py" "$root/build/release"
+
+echo "== clang-format layout (.clang-format)"
+git -C "$root" ls-files '*.cc' '*.h' '*.cu' '*.cuh' | (cd "$root" && xargs clang-format --dry-run --Werror)
 
 echo "== clang-tidy (build/release)"
 "$root/scripts/tidy.sh" "$root/build/release"

@@ -12,9 +12,9 @@
 // TCPStore barrier of as many clients.
 //
 //   rendezvous_scale --agents 64,256,1024 --repeat 3
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -72,7 +72,8 @@ nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_cal
     stores.push_back(std::make_shared<myriad::CountingStore>(tcp));
     agents.push_back(std::make_unique<Rendezvous>(
         stores.back(), options,
-        AgentInfo{.id = fmt::format("agent-{}", k), .host = fmt::format("host{}", k), .local_world_size = 8}));
+        AgentInfo{
+            .id = fmt::format("agent-{}", k), .host = fmt::format("host{}", k), .local_world_size = 8}));
   }
   // Connected and authenticated before the clock starts, as agents are by
   // the time they join: the round measures the rendezvous, not n handshakes.
@@ -118,9 +119,14 @@ nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_cal
     }
   });
   const double restart_s = seconds_since(restart_start);
-  return nlohmann::json{{"agents", n},          {"repetition", repetition}, {"form_s", form_s},
-                        {"restart_s", restart_s}, {"join_ops", max_join},   {"closer_ops", closer_ops},
-                        {"monitor_ops", max_monitor}, {"store_keys", stores[0]->num_keys()},
+  return nlohmann::json{{"agents", n},
+                        {"repetition", repetition},
+                        {"form_s", form_s},
+                        {"restart_s", restart_s},
+                        {"join_ops", max_join},
+                        {"closer_ops", closer_ops},
+                        {"monitor_ops", max_monitor},
+                        {"store_keys", stores[0]->num_keys()},
                         {"last_call_ms", last_call.count()}};
 }
 
