@@ -54,6 +54,19 @@ AgentInfo agent(int n, int local_world_size = 2) {
                    .local_world_size = local_world_size};
 }
 
+// How many agents SIGKILLed themselves; every other one must have exited 0.
+int killed_and_others_succeeded(const test::RanksResult& agents) {
+  int killed = 0;
+  for (const test::ExitStatus& status : agents.ranks) {
+    if (!status.exited && status.signal == SIGKILL) {
+      ++killed;
+    } else {
+      EXPECT_TRUE(status.exited && status.code == 0) << agents.describe();
+    }
+  }
+  return killed;
+}
+
 json round_json(const Round& round) {
   json members = json::array();
   for (const AgentInfo& a : round.members) members.push_back(a.id);
@@ -249,15 +262,7 @@ TEST(Rendezvous, AKilledAgentsLeaseExpiresForItsWatcher) {
         kPatience);
     return quiet ? 0 : 3;
   });
-  int killed = 0;
-  for (const test::ExitStatus& status : agents.ranks) {
-    if (!status.exited && status.signal == SIGKILL) {
-      ++killed;
-    } else {
-      EXPECT_TRUE(status.exited && status.code == 0) << agents.describe();
-    }
-  }
-  EXPECT_EQ(killed, 1) << agents.describe();
+  EXPECT_EQ(killed_and_others_succeeded(agents), 1) << agents.describe();
 }
 
 // Members 1 and 2 of 4 die together: member 0's watch goes past the dead
@@ -293,15 +298,7 @@ TEST(Rendezvous, AMemberWhoseWatcherDiedTooIsStillFound) {
         kPatience);
     return 0;
   });
-  int killed = 0;
-  for (const test::ExitStatus& status : agents.ranks) {
-    if (!status.exited && status.signal == SIGKILL) {
-      ++killed;
-    } else {
-      EXPECT_TRUE(status.exited && status.code == 0) << agents.describe();
-    }
-  }
-  EXPECT_EQ(killed, 2) << agents.describe();
+  EXPECT_EQ(killed_and_others_succeeded(agents), 2) << agents.describe();
 }
 
 // Store operations one agent makes to join a round and per monitor look, at
