@@ -9,6 +9,7 @@ MYRIAD_VENV=${MYRIAD_VENV:-/opt/myriad/venv}
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config git clang-tidy clang-format
+  clang libclang-rt-14-dev
   libopenmpi-dev openmpi-bin libucx-dev libhwloc-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev

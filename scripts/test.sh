@@ -3,7 +3,8 @@
 #   0. the include graph against the link graph of the release build
 #      (scripts/check_includes.py: a file includes only what its target
 #      links, never a layer above; every link is used): a few seconds;
-#      the layout of every source against .clang-format (seconds);
+#      the layout of every source against .clang-format (seconds); the
+#      store's frame parser under libFuzzer (scripts/fuzz.sh: 60 s);
 #      then clang-tidy over every first-party source (scripts/tidy.sh, .clang-tidy: ~20-35
 #      minutes cold on two cores; its result cache makes a re-run of
 #      unchanged files one preprocessor pass each)
@@ -27,6 +28,9 @@ python3 "$root/scripts/check_includes.py" "$root/build/release"
 
 echo "== clang-format layout (.clang-format)"
 git -C "$root" ls-files '*.cc' '*.h' '*.cu' '*.cuh' | (cd "$root" && xargs clang-format --dry-run --Werror)
+
+echo "== fuzz: the store's frame parser (libFuzzer, ${MYRIAD_FUZZ_SECONDS:-60} s)"
+"$root/scripts/fuzz.sh" "${MYRIAD_FUZZ_SECONDS:-60}"
 
 echo "== clang-tidy (build/release)"
 "$root/scripts/tidy.sh" "$root/build/release"
