@@ -132,7 +132,7 @@ nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_cal
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"Rendezvous rounds of N agents against one TCP store"};
   std::vector<int> agents{64, 256, 1024};
   int repeat = 3;
@@ -142,22 +142,26 @@ int main(int argc, char** argv) {
   app.add_option("--last-call-ms", last_call_ms, "the round's last call (the restart waits it once)")
       ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
-  try {
-    // Each agent holds one connection and the server one per agent.
-    rlimit files{};
-    ::getrlimit(RLIMIT_NOFILE, &files);
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-    for (int n : agents) {
-      if (n < 2) myriad::raise(myriad::ErrorCode::InvalidArgument, "--agents {}: at least 2 are needed", n);
-      for (int r = 0; r < repeat; ++r) {
-        std::puts(measure(n, r, std::chrono::milliseconds(last_call_ms)).dump().c_str());
-        std::fflush(stdout);
-      }
+  // Each agent holds one connection and the server one per agent.
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  for (int n : agents) {
+    if (n < 2) myriad::raise(myriad::ErrorCode::InvalidArgument, "--agents {}: at least 2 are needed", n);
+    for (int r = 0; r < repeat; ++r) {
+      std::puts(measure(n, r, std::chrono::milliseconds(last_call_ms)).dump().c_str());
+      std::fflush(stdout);
     }
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rendezvous_scale: %s\n", e.what());
     return 1;
   }
-  return 0;
 }

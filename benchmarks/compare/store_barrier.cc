@@ -183,7 +183,7 @@ class Barrier {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"A barrier of N store clients driven by one epoll loop"};
   std::string store;
   std::string token;
@@ -194,28 +194,32 @@ int main(int argc, char** argv) {
   app.add_option("--clients", clients, "clients in the barrier")->check(CLI::PositiveNumber);
   app.add_option("--repeat", repeat, "barriers measured")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  if (static_cast<rlim_t>(clients) + 16 > files.rlim_cur) {
+    raise(ErrorCode::InvalidArgument, "--clients {}: this process may open only {} files", clients,
+          files.rlim_cur);
+  }
+  Barrier b(myriad::parse_host_port(store, "--store"), token, clients);
+  b.connect_all();
+  for (int r = 0; r < repeat; ++r) {
+    double seconds = b.barrier(fmt::format("barrier/{}", r));
+    std::puts(nlohmann::json{
+        {"clients", clients}, {"repetition", r}, {"barrier_s", seconds}, {"store_ops", 2 * clients + 1}}
+                  .dump()
+                  .c_str());
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
   try {
-    rlimit files{};
-    ::getrlimit(RLIMIT_NOFILE, &files);
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-    if (static_cast<rlim_t>(clients) + 16 > files.rlim_cur) {
-      raise(ErrorCode::InvalidArgument, "--clients {}: this process may open only {} files", clients,
-            files.rlim_cur);
-    }
-    Barrier b(myriad::parse_host_port(store, "--store"), token, clients);
-    b.connect_all();
-    for (int r = 0; r < repeat; ++r) {
-      double seconds = b.barrier(fmt::format("barrier/{}", r));
-      std::puts(nlohmann::json{
-          {"clients", clients}, {"repetition", r}, {"barrier_s", seconds}, {"store_ops", 2 * clients + 1}}
-                    .dump()
-                    .c_str());
-      std::fflush(stdout);
-    }
+    return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "store_barrier: %s\n", e.what());
     return 1;
   }
-  return 0;
 }
