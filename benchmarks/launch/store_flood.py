@@ -23,6 +23,8 @@ import struct
 import subprocess
 import time
 
+from resident_memory import status_kb  # VmRSS and VmHWM of a live process
+
 TOKEN = "store-flood-token"
 OP_AUTH, OP_SET, OP_GET, OP_OK = 0x01, 0x02, 0x03, 0x80
 
@@ -69,16 +71,6 @@ class Client:
             receive(self.sock)
             out.append((time.perf_counter() - began) * 1e6)
         return out
-
-
-def status_kb(pid):
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                values[key] = int(rest.split()[0])
-    return values
 
 
 def flood(port, kind, count):
