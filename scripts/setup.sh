@@ -16,6 +16,7 @@ packages=(
   python3 python3-venv python3-dev
   iproute2 procps hyperfine
   slurm-wlm munge
+  etcd-server etcd-client curl libcurl4 libcurl4-openssl-dev
   libyaml-cpp-dev chromium
 )
 

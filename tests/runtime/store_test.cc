@@ -1,5 +1,7 @@
 // The Store contract, checked against every implementation: MemoryStore,
-// TcpStore (against a TcpStoreServer) and a PrefixStore over a TcpStore.
+// TcpStore (against a TcpStoreServer), a PrefixStore over a TcpStore and
+// EtcdStore (against a real one-member etcd, skipped where etcd is not
+// installed).
 // Also: PrefixStore isolation, many threads at once, TcpStoreOptions::from_env.
 #include "runtime/store.h"
 
@@ -13,8 +15,10 @@
 #include <vector>
 
 #include "runtime/error.h"
+#include "runtime/etcd_store.h"
 #include "runtime/memory_store.h"
 #include "runtime/tcp_store.h"
+#include "tests/harness/etcd_cluster.h"
 
 namespace myriad {
 namespace {
@@ -29,6 +33,11 @@ constexpr std::string_view kToken = "store-test-token";
 
 // Each factory makes clients of one store; make() twice gives two clients
 // of the same data (for MemoryStore, the same object).
+// Operations per client in the 64-client test: etcd commits every write
+// through its log, so it gets a tenth of the others' (the same mix).
+template <typename Factory>
+constexpr int kMixedOps = 1000;
+
 struct MemoryStoreFactory {
   std::shared_ptr<MemoryStore> store = std::make_shared<MemoryStore>(kTestTimeout);
   std::shared_ptr<Store> make() { return store; }
@@ -50,14 +59,46 @@ struct PrefixTcpStoreFactory {
   std::shared_ptr<Store> make() { return std::make_shared<PrefixStore>("job7", base.make()); }
 };
 
+// One etcd member for the whole program; each test gets its own namespace.
+test::EtcdCluster* shared_etcd() {
+  static std::unique_ptr<test::EtcdCluster> cluster =
+      test::EtcdCluster::unavailable().empty() ? std::make_unique<test::EtcdCluster>(1) : nullptr;
+  return cluster.get();
+}
+
+struct EtcdStoreFactory {
+  std::string ns = fmt::format("store-test-{}", testing::UnitTest::GetInstance()->random_seed() + serial());
+  std::shared_ptr<Store> make() {
+    EtcdStoreOptions options = parse_etcd_address(shared_etcd()->address(ns), "the test cluster");
+    options.timeout = kTestTimeout;
+    options.connect_timeout = kTestTimeout;
+    return std::make_shared<EtcdStore>(options);
+  }
+  static int serial() {
+    static std::atomic<int> next{0};
+    return next++;
+  }
+};
+template <>
+constexpr int kMixedOps<EtcdStoreFactory> = 100;
+
 template <typename Factory>
 class StoreTest : public testing::Test {
  protected:
-  Factory factory;
-  std::shared_ptr<Store> store = factory.make();
+  void SetUp() override {
+    if constexpr (std::is_same_v<Factory, EtcdStoreFactory>) {
+      std::string why = test::EtcdCluster::unavailable();
+      if (!why.empty()) GTEST_SKIP() << "no etcd here: " << why;
+    }
+    factory = std::make_unique<Factory>();
+    store = factory->make();
+  }
+  std::unique_ptr<Factory> factory;
+  std::shared_ptr<Store> store;
 };
 
-using StoreKinds = testing::Types<MemoryStoreFactory, TcpStoreFactory, PrefixTcpStoreFactory>;
+using StoreKinds =
+    testing::Types<MemoryStoreFactory, TcpStoreFactory, PrefixTcpStoreFactory, EtcdStoreFactory>;
 TYPED_TEST_SUITE(StoreTest, StoreKinds);
 
 // Runs `body` and returns the Error it throws; fails the test if it throws none.
@@ -93,7 +134,7 @@ TYPED_TEST(StoreTest, ValuesAreBinarySafe) {
 }
 
 TYPED_TEST(StoreTest, GetWaitsForAnotherClientToSet) {
-  std::shared_ptr<Store> writer = this->factory.make();
+  std::shared_ptr<Store> writer = this->factory->make();
   std::thread setter([&] {
     std::this_thread::sleep_for(20ms);
     writer->set("late", "here");
@@ -147,7 +188,7 @@ TYPED_TEST(StoreTest, CompareSet) {
 }
 
 TYPED_TEST(StoreTest, CompareSetWakesAWaiter) {
-  std::shared_ptr<Store> writer = this->factory.make();
+  std::shared_ptr<Store> writer = this->factory->make();
   std::thread setter([&] {
     std::this_thread::sleep_for(20ms);
     writer->compare_set("cas-wake", "", "won");
@@ -158,7 +199,7 @@ TYPED_TEST(StoreTest, CompareSetWakesAWaiter) {
 
 TYPED_TEST(StoreTest, WaitReturnsWhenEveryKeyIsSet) {
   this->store->wait({});
-  std::shared_ptr<Store> writer = this->factory.make();
+  std::shared_ptr<Store> writer = this->factory->make();
   std::thread setter([&] {
     writer->set("w1", "1");
     std::this_thread::sleep_for(20ms);
@@ -179,7 +220,7 @@ TYPED_TEST(StoreTest, WaitTimeoutNamesOnlyTheMissingKeys) {
 }
 
 TYPED_TEST(StoreTest, WaitSurvivesASetThenDeleteOfOneOfItsKeys) {
-  std::shared_ptr<Store> writer = this->factory.make();
+  std::shared_ptr<Store> writer = this->factory->make();
   std::thread setter([&] {
     std::this_thread::sleep_for(20ms);
     writer->set("x", "1");
@@ -233,7 +274,7 @@ TYPED_TEST(StoreTest, DeletePrefixDeletesOnlyThatRange) {
 }
 
 TYPED_TEST(StoreTest, AWaiterOnADeletedPrefixKeepsWaiting) {
-  std::shared_ptr<Store> writer = this->factory.make();
+  std::shared_ptr<Store> writer = this->factory->make();
   writer->set("round/a", "1");
   std::thread setter([&] {
     std::this_thread::sleep_for(20ms);
@@ -250,10 +291,10 @@ TYPED_TEST(StoreTest, AWaiterOnADeletedPrefixKeepsWaiting) {
 // 64 clients x 1,000 mixed operations; the final state must be exact.
 TYPED_TEST(StoreTest, SixtyFourClientsMixedOperations) {
   constexpr int kThreads = 64;
-  constexpr int kOps = 1000;
+  constexpr int kOps = kMixedOps<TypeParam>;
   constexpr int kKeysPerThread = 8;
   std::vector<std::shared_ptr<Store>> clients;
-  for (int t = 0; t < kThreads; ++t) clients.push_back(this->factory.make());
+  for (int t = 0; t < kThreads; ++t) clients.push_back(this->factory->make());
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
