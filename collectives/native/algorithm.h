@@ -15,6 +15,7 @@
 
 #include "collectives/native/cost_model.h"
 #include "collectives/native/schedule.h"
+#include "collectives/native/schedule_source.h"
 #include "collectives/native/topology.h"
 #include "collectives/types.h"
 
@@ -40,6 +41,11 @@ class Algorithm {
   virtual std::string_view name() const = 0;
   virtual bool supports(const CollectiveArgs& args) const = 0;
   virtual Schedule build(const CollectiveArgs& args) const = 0;
+  // The same schedule a round at a time (schedule_source.h), for the
+  // simulator at thousands of ranks. The default lists build()'s rounds;
+  // an algorithm whose rounds grow with the ranks (the rings) overrides it
+  // to compute them when asked, and then builds with to_schedule().
+  virtual ScheduleSource build_source(const CollectiveArgs& args) const;
   // Estimated completion time in seconds under `model`.
   virtual double cost(const CollectiveArgs& args, const CostModel& model) const = 0;
 };

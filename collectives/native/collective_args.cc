@@ -1,4 +1,5 @@
-// Validation and sizing of CollectiveArgs (algorithm.h).
+// Validation and sizing of CollectiveArgs (algorithm.h), and the default
+// Algorithm::build_source.
 #include <numeric>
 
 #include "collectives/native/algorithm.h"
@@ -52,6 +53,14 @@ uint64_t collective_bytes(const CollectiveArgs& args) {
     case OpKind::Recv: elements = 0; break;
   }
   return elements * args.element_bytes;
+}
+
+}  // namespace myriad
+
+namespace myriad {
+
+ScheduleSource Algorithm::build_source(const CollectiveArgs& args) const {
+  return ScheduleSource::of(build(args));
 }
 
 }  // namespace myriad

@@ -9,6 +9,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "collectives/native/schedule_check.h"
 #include "collectives/native/simulator_data.h"
@@ -19,6 +20,8 @@ namespace {
 
 // Ranks a deadlock report names before it stops listing.
 constexpr int kDeadlockRanksShown = 4;
+// Drained message queues a receiver keeps for reuse.
+constexpr size_t kIdleQueuesKept = 8;
 
 struct Failure {
   std::string what;
@@ -43,7 +46,9 @@ struct RankState {
   size_t round = 0;
   bool posted = false;
   bool done = false;
+  Round current;                        // the round being run (the source hands out one at a time)
   size_t pending = 0;                   // communication steps of the round not yet matched
+  uint64_t sent = 0;                    // bytes this rank has sent
   double end = 0;                       // latest completion in the round so far
   double send_clock = 0;                // when the rank's link is free for its next send
   double recv_clock = 0;                // when the rank can take in its next receive
@@ -53,17 +58,17 @@ struct RankState {
 
 class Engine {
  public:
-  Engine(const CollectiveArgs& args, const std::vector<Schedule>& schedules, const Topology& topology,
+  Engine(const CollectiveArgs& args, std::vector<ScheduleSource> sources, const Topology& topology,
          const CostModel& model, const SimulationOptions& options)
       : args_(args),
-        schedules_(schedules),
+        sources_(std::move(sources)),
         topology_(topology),
         model_(model),
         states_(args.size),
         incoming_(args.size) {
     std::vector<uint64_t> scratch;
-    scratch.reserve(schedules.size());
-    for (const Schedule& schedule : schedules) scratch.push_back(schedule.scratch_bytes);
+    scratch.reserve(sources_.size());
+    for (const ScheduleSource& source : sources_) scratch.push_back(source.scratch_bytes());
     if (options.check_data)
       data_ = std::make_unique<SimulatedData>(args, options.in_place, scratch, options.seed);
     for (int rank = 0; rank < args.size; ++rank) {
@@ -77,8 +82,6 @@ class Engine {
 
   SimulationResult run() {
     SimulationResult result;
-    for (const Schedule& schedule : schedules_)
-      result.max_rounds = std::max(result.max_rounds, schedule.rounds.size());
     try {
       for (int rank = 0; rank < args_.size; ++rank) worklist_.push_back(rank);
       while (!worklist_.empty()) {
@@ -94,10 +97,14 @@ class Engine {
         if (auto problem = data_->check()) throw Failure{"wrong result: " + *problem};
       }
     } catch (const Failure& failure) {
-      result.error = fmt::format("{}: {}", schedules_.empty() ? "" : schedules_[0].algorithm, failure.what);
+      result.error = fmt::format("{}: {}", sources_.empty() ? "" : sources_[0].algorithm(), failure.what);
       return result;
     }
-    for (const RankState& state : states_) result.seconds = std::max(result.seconds, state.end);
+    for (const RankState& state : states_) {
+      result.seconds = std::max(result.seconds, state.end);
+      result.max_rounds = std::max(result.max_rounds, state.round);
+      result.max_rank_bytes = std::max(result.max_rank_bytes, state.sent);
+    }
     result.messages = messages_;
     result.bytes = bytes_;
     result.ok = true;
@@ -105,15 +112,13 @@ class Engine {
   }
 
  private:
-  const Step& step_of(const Posted& posted) const {
-    return schedules_[posted.rank].rounds[states_[posted.rank].round].steps[posted.step];
-  }
+  const Step& step_of(const Posted& posted) const { return states_[posted.rank].current.steps[posted.step]; }
 
   void advance(int rank) {
     RankState& state = states_[rank];
     while (!state.done) {
       if (!state.posted) {
-        if (state.round == schedules_[rank].rounds.size()) {
+        if (!sources_[rank].next(state.current)) {
           state.done = true;
           return;
         }
@@ -128,7 +133,7 @@ class Engine {
 
   void post(int rank) {
     RankState& state = states_[rank];
-    const Round& round = schedules_[rank].rounds[state.round];
+    const Round& round = state.current;
     const ScheduleCheckContext context{rank, args_.size, args_.element_bytes, bindings_[rank]};
     if (auto problem = check_round(round, context)) {
       throw Failure{fmt::format("rank {} round {} {}", rank, state.round, *problem)};
@@ -138,7 +143,7 @@ class Engine {
     state.send_clock = start;
     state.recv_clock = start;
     if (!state.heard.empty()) state.heard_at_post = state.heard;
-    std::vector<std::pair<int, int>> touched;  // (from, to) pairs this round posted to
+    touched_.clear();
     for (size_t i = 0; i < round.steps.size(); ++i) {
       const Step& step = round.steps[i];
       switch (step.kind) {
@@ -156,28 +161,39 @@ class Engine {
           const LinkCost& link = model_.link(topology_.link(rank, step.peer));
           queue(rank, step.peer).sends.push_back({rank, static_cast<uint32_t>(i), state.send_clock});
           state.send_clock += static_cast<double>(step.src.bytes) * link.beta;
-          touched.emplace_back(rank, step.peer);
+          touched_.emplace_back(rank, step.peer);
           ++state.pending;
           break;
         }
         case StepKind::Recv:
         case StepKind::RecvReduce: {
           queue(step.peer, rank).recvs.push_back({rank, static_cast<uint32_t>(i), start});
-          touched.emplace_back(step.peer, rank);
+          touched_.emplace_back(step.peer, rank);
           ++state.pending;
           break;
         }
       }
     }
     state.end = start + local;
-    for (const auto& [from, to] : touched) {
+    for (const auto& [from, to] : touched_) {
       std::vector<PairQueue>& queues = incoming_[to];
       for (size_t q = 0; q < queues.size(); ++q) {
         if (queues[q].from != from) continue;
         match(queues[q]);
-        if (queues[q].send_head == queues[q].sends.size() && queues[q].recv_head == queues[q].recvs.size()) {
-          queues[q] = std::move(queues.back());
-          queues.pop_back();
+        PairQueue& drained = queues[q];
+        if (drained.send_head == drained.sends.size() && drained.recv_head == drained.recvs.size()) {
+          // Kept for reuse (no allocation per message) while the receiver
+          // has few; beyond that dropped, so that a receiver of n senders
+          // (alltoall) does not hold n queues.
+          if (queues.size() > kIdleQueuesKept) {
+            queues[q] = std::move(queues.back());
+            queues.pop_back();
+          } else {
+            drained.sends.clear();
+            drained.recvs.clear();
+            drained.send_head = 0;
+            drained.recv_head = 0;
+          }
         }
         break;
       }
@@ -189,8 +205,14 @@ class Engine {
   // linear search beats hashing every pair.
   PairQueue& queue(int from, int to) {
     std::vector<PairQueue>& queues = incoming_[to];
+    PairQueue* idle = nullptr;
     for (PairQueue& queue : queues) {
       if (queue.from == from) return queue;
+      if (idle == nullptr && queue.sends.empty() && queue.recvs.empty()) idle = &queue;
+    }
+    if (idle != nullptr) {
+      idle->from = from;
+      return *idle;
     }
     queues.emplace_back().from = from;
     return queues.back();
@@ -244,6 +266,7 @@ class Engine {
       }
       ++messages_;
       bytes_ += bytes;
+      sender.sent += bytes;
       for (RankState* state : {&sender, &receiver}) {
         if (--state->pending == 0) worklist_.push_back(static_cast<int>(state - states_.data()));
       }
@@ -289,7 +312,7 @@ class Engine {
   }
 
   const CollectiveArgs& args_;
-  const std::vector<Schedule>& schedules_;
+  std::vector<ScheduleSource> sources_;
   const Topology& topology_;
   const CostModel& model_;
   std::vector<RankState> states_;
@@ -297,6 +320,7 @@ class Engine {
   std::unique_ptr<SimulatedData> data_;
   std::vector<std::vector<PairQueue>> incoming_;  // per receiving rank
   std::deque<int> worklist_;
+  std::vector<std::pair<int, int>> touched_;  // (from, to) pairs the round being posted posted to
   uint64_t messages_ = 0;
   uint64_t bytes_ = 0;
 };
@@ -306,13 +330,25 @@ class Engine {
 SimulationResult simulate_schedules(const CollectiveArgs& base, const std::vector<Schedule>& schedules,
                                     const Topology& topology, const CostModel& model,
                                     const SimulationOptions& options) {
-  if (topology.size() != base.size || static_cast<int>(schedules.size()) != base.size) {
+  if (static_cast<int>(schedules.size()) != base.size) {
+    raise(ErrorCode::InvalidArgument, "simulate: {} ranks, but {} schedules", base.size, schedules.size());
+  }
+  std::vector<ScheduleSource> sources;
+  sources.reserve(schedules.size());
+  for (const Schedule& schedule : schedules) sources.push_back(ScheduleSource::of(schedule));
+  return simulate_sources(base, std::move(sources), topology, model, options);
+}
+
+SimulationResult simulate_sources(const CollectiveArgs& base, std::vector<ScheduleSource> sources,
+                                  const Topology& topology, const CostModel& model,
+                                  const SimulationOptions& options) {
+  if (topology.size() != base.size || static_cast<int>(sources.size()) != base.size) {
     raise(ErrorCode::InvalidArgument, "simulate: {} ranks, but a topology of {} and {} schedules", base.size,
-          topology.size(), schedules.size());
+          topology.size(), sources.size());
   }
   CollectiveArgs args = base;
   args.topology = &topology;
-  return Engine(args, schedules, topology, model, options).run();
+  return Engine(args, std::move(sources), topology, model, options).run();
 }
 
 SimulationResult simulate(const CollectiveArgs& base, const Algorithm& algorithm, const Topology& topology,
@@ -320,8 +356,10 @@ SimulationResult simulate(const CollectiveArgs& base, const Algorithm& algorithm
   if (topology.size() != base.size) {
     raise(ErrorCode::InvalidArgument, "simulate: {} ranks, but a topology of {}", base.size, topology.size());
   }
-  std::vector<Schedule> schedules;
-  schedules.reserve(base.size);
+  // Sources, not listed schedules: a ring's rounds are computed as the
+  // engine reaches them, so memory stays O(n) (schedule_source.h).
+  std::vector<ScheduleSource> sources;
+  sources.reserve(base.size);
   CollectiveArgs args = base;
   args.topology = &topology;
   for (int rank = 0; rank < base.size; ++rank) {
@@ -333,7 +371,7 @@ SimulationResult simulate(const CollectiveArgs& base, const Algorithm& algorithm
       return failed;
     }
     try {
-      schedules.push_back(algorithm.build(args));
+      sources.push_back(algorithm.build_source(args));
     } catch (const Error& error) {
       failed.error =
           fmt::format("{} failed to build rank {}'s schedule: {}", algorithm.name(), rank, error.what());
@@ -341,7 +379,7 @@ SimulationResult simulate(const CollectiveArgs& base, const Algorithm& algorithm
     }
   }
   args.rank = 0;
-  return simulate_schedules(args, schedules, topology, model, options);
+  return simulate_sources(args, std::move(sources), topology, model, options);
 }
 
 }  // namespace myriad

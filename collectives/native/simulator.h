@@ -44,15 +44,24 @@ struct SimulationOptions {
 
 struct SimulationResult {
   bool ok = false;
-  std::string error;      // the first problem found; empty when ok
-  double seconds = 0;     // estimated completion time of the slowest rank
-  uint64_t messages = 0;  // messages matched
-  uint64_t bytes = 0;     // bytes moved between ranks
-  size_t max_rounds = 0;  // most rounds of any rank's schedule
+  std::string error;            // the first problem found; empty when ok
+  double seconds = 0;           // estimated completion time of the slowest rank
+  uint64_t messages = 0;        // messages matched
+  uint64_t bytes = 0;           // bytes moved between ranks
+  size_t max_rounds = 0;        // most rounds of any rank's schedule (rounds run; all of them when ok)
+  uint64_t max_rank_bytes = 0;  // most bytes one rank sent
 };
 
 // Builds every rank's schedule with `algorithm` (base.rank and
-// base.topology are set per rank) and runs them.
+// base.topology are set per rank; Algorithm::build_source, so a ring's
+// rounds are computed as they run) and runs them.
+//
+// Memory: the schedules take O(n) in all for the rings and pairwise
+// alltoall (generated), O(n log n) for the logarithmic algorithms (listed);
+// the engine O(n) plus, for a barrier, n^2 bits of who-heard-whom; with
+// check_data each rank's Input, Output and Scratch (buffer_sizes), which is
+// n times the per-rank vector: to check data flow at thousands of ranks,
+// simulate a small count (docs/collectives.md, `myriad sim`).
 SimulationResult simulate(const CollectiveArgs& base, const Algorithm& algorithm, const Topology& topology,
                           const CostModel& model, const SimulationOptions& options = {});
 
@@ -61,5 +70,10 @@ SimulationResult simulate(const CollectiveArgs& base, const Algorithm& algorithm
 SimulationResult simulate_schedules(const CollectiveArgs& base, const std::vector<Schedule>& schedules,
                                     const Topology& topology, const CostModel& model,
                                     const SimulationOptions& options = {});
+
+// Runs given sources (sources[r] is rank r's).
+SimulationResult simulate_sources(const CollectiveArgs& base, std::vector<ScheduleSource> sources,
+                                  const Topology& topology, const CostModel& model,
+                                  const SimulationOptions& options = {});
 
 }  // namespace myriad

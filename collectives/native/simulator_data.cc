@@ -180,34 +180,57 @@ std::vector<uint8_t> SimulatedData::input_of(int rank) const {
 }
 
 std::optional<std::string> SimulatedData::check() const {
+  // Inputs are regenerated one at a time (fill_input is a pure function of
+  // rank and offset) rather than held for every rank: the check needs
+  // O(one rank's buffers) beyond the ranks' own memory.
   const uint64_t eb = args_.element_bytes;
   const int n = args_.size;
-  std::vector<std::vector<uint8_t>> inputs(n);
-  for (int rank = 0; rank < n; ++rank) inputs[rank] = input_of(rank);
   std::vector<uint8_t> total;  // element-wise sum of all inputs, for the reductions
   if (args_.kind == OpKind::Allreduce || args_.kind == OpKind::Reduce ||
       args_.kind == OpKind::ReduceScatter || args_.kind == OpKind::ReduceScatterv) {
-    total.assign(inputs[0].size(), 0);
-    for (const std::vector<uint8_t>& input : inputs)
+    total.assign(buffer_sizes(args_, 0).input, 0);
+    std::vector<uint8_t> input(total.size());
+    for (int rank = 0; rank < n; ++rank) {
+      fill_input(rank, input.data(), 0, input.size());
       reduce_bytes(total.data(), input.data(), total.size(), eb);
+    }
   }
-  const auto compare = [&](int rank, const uint8_t* expected, uint64_t bytes) -> std::optional<std::string> {
+  // Output bytes [at, at + bytes) of `rank` against `expected`.
+  const auto compare = [&](int rank, uint64_t at, const uint8_t* expected,
+                           uint64_t bytes) -> std::optional<std::string> {
     const BufferBinding::Place& place = bindings_[rank].output;
-    const uint8_t* got = memory_[rank * 3 + place.memory].data() + place.offset;
-    if (place.bytes < bytes)
-      return fmt::format("rank {}: Output has {} bytes, expected {}", rank, place.bytes, bytes);
+    const uint8_t* got = memory_[rank * 3 + place.memory].data() + place.offset + at;
     for (uint64_t i = 0; i < bytes; ++i) {
       if (got[i] != expected[i]) {
-        return fmt::format("rank {}: Output byte {} (element {}) is {:#04x}, expected {:#04x}", rank, i,
-                           i / eb, got[i], expected[i]);
+        return fmt::format("rank {}: Output byte {} (element {}) is {:#04x}, expected {:#04x}", rank, at + i,
+                           (at + i) / eb, got[i], expected[i]);
       }
     }
     return std::nullopt;
   };
+  const auto output_size = [&](int rank, uint64_t bytes) -> std::optional<std::string> {
+    const uint64_t has = bindings_[rank].output.bytes;
+    if (has < bytes) return fmt::format("rank {}: Output has {} bytes, expected {}", rank, has, bytes);
+    return std::nullopt;
+  };
   const std::vector<uint64_t> blocks = block_counts(args_);
-  // send_offsets[j][i]: where rank j's block for rank i starts in its Input.
-  std::vector<std::vector<uint64_t>> send_offsets;
-  if (args_.kind == OpKind::Alltoall || args_.kind == OpKind::Alltoallv) {
+  std::vector<uint8_t> piece;
+  // Output of `rank` against every rank's input in rank order (allgather, gather).
+  const auto compare_concat = [&](int rank) -> std::optional<std::string> {
+    uint64_t at = 0;
+    for (int from = 0; from < n; ++from) {
+      piece.resize(buffer_sizes(args_, from).input);
+      fill_input(from, piece.data(), 0, piece.size());
+      if (auto problem = output_size(rank, at + piece.size())) return problem;
+      if (auto problem = compare(rank, at, piece.data(), piece.size())) return problem;
+      at += piece.size();
+    }
+    return std::nullopt;
+  };
+  std::vector<uint8_t> root_input;
+  if (args_.kind == OpKind::Broadcast || args_.kind == OpKind::Scatter) root_input = input_of(args_.root);
+  std::vector<std::vector<uint64_t>> send_offsets;  // alltoallv: send_offsets[j][i], rank j's block for i
+  if (args_.kind == OpKind::Alltoallv) {
     for (int from = 0; from < n; ++from) {
       const std::vector<uint64_t> sent = alltoall_counts(args_, from, true);
       std::vector<uint64_t> offsets(n + 1, 0);
@@ -215,41 +238,45 @@ std::optional<std::string> SimulatedData::check() const {
       send_offsets.push_back(std::move(offsets));
     }
   }
-  std::vector<uint8_t> concat;
-  if (args_.kind == OpKind::Allgather || args_.kind == OpKind::Allgatherv || args_.kind == OpKind::Gather) {
-    for (const std::vector<uint8_t>& input : inputs) concat.insert(concat.end(), input.begin(), input.end());
-  }
+  const auto check_whole = [&](int rank, const std::vector<uint8_t>& expected, uint64_t begin,
+                               uint64_t bytes) -> std::optional<std::string> {
+    if (auto problem = output_size(rank, bytes)) return problem;
+    return compare(rank, 0, expected.data() + begin, bytes);
+  };
   for (int rank = 0; rank < n; ++rank) {
     std::optional<std::string> problem;
     switch (args_.kind) {
-      case OpKind::Allreduce: problem = compare(rank, total.data(), total.size()); break;
+      case OpKind::Allreduce: problem = check_whole(rank, total, 0, total.size()); break;
       case OpKind::Reduce:
-        if (rank == args_.root) problem = compare(rank, total.data(), total.size());
+        if (rank == args_.root) problem = check_whole(rank, total, 0, total.size());
         break;
-      case OpKind::Broadcast:
-        problem = compare(rank, inputs[args_.root].data(), inputs[args_.root].size());
-        break;
+      case OpKind::Broadcast: problem = check_whole(rank, root_input, 0, root_input.size()); break;
       case OpKind::Allgather:
-      case OpKind::Allgatherv: problem = compare(rank, concat.data(), concat.size()); break;
+      case OpKind::Allgatherv: problem = compare_concat(rank); break;
       case OpKind::Gather:
-        if (rank == args_.root) problem = compare(rank, concat.data(), concat.size());
+        if (rank == args_.root) problem = compare_concat(rank);
         break;
       case OpKind::ReduceScatter:
       case OpKind::ReduceScatterv:
-        problem = compare(rank, total.data() + prefix(blocks, rank) * eb, blocks[rank] * eb);
+        problem = check_whole(rank, total, prefix(blocks, rank) * eb, blocks[rank] * eb);
         break;
       case OpKind::Scatter:
-        problem = compare(rank, inputs[args_.root].data() + rank * args_.count * eb, args_.count * eb);
+        problem = check_whole(rank, root_input, rank * args_.count * eb, args_.count * eb);
         break;
       case OpKind::Alltoall:
       case OpKind::Alltoallv: {
-        std::vector<uint8_t> expected;
-        for (int from = 0; from < n; ++from) {
-          const uint64_t begin = send_offsets[from][rank];
-          const uint8_t* block = inputs[from].data() + begin * eb;
-          expected.insert(expected.end(), block, block + (send_offsets[from][rank + 1] - begin) * eb);
+        uint64_t at = 0;
+        for (int from = 0; from < n && !problem; ++from) {
+          const uint64_t begin = args_.kind == OpKind::Alltoall ? static_cast<uint64_t>(rank) * args_.count
+                                                                : send_offsets[from][rank];
+          const uint64_t end =
+              args_.kind == OpKind::Alltoall ? begin + args_.count : send_offsets[from][rank + 1];
+          piece.resize((end - begin) * eb);
+          fill_input(from, piece.data(), begin * eb, piece.size());
+          problem = output_size(rank, at + piece.size());
+          if (!problem) problem = compare(rank, at, piece.data(), piece.size());
+          at += piece.size();
         }
-        problem = compare(rank, expected.data(), expected.size());
         break;
       }
       default: break;

@@ -4,6 +4,8 @@
 // node. Only 1/B of the vector crosses the slower inter-node link per rank,
 // and inter-node latencies are paid among N nodes rather than n ranks.
 #include <algorithm>
+#include <memory>
+#include <utility>
 
 #include "collectives/native/algorithms/builtin.h"
 #include "collectives/native/algorithms/common.h"
@@ -29,10 +31,11 @@ class AllreduceHierarchical final : public BuiltinAlgorithm {
  public:
   AllreduceHierarchical() : BuiltinAlgorithm("hierarchical", {OpKind::Allreduce}) {}
 
-  Schedule build(const CollectiveArgs& args) const override {
-    Schedule schedule;
-    schedule.algorithm = "hierarchical";
-    if (args.count == 0) return schedule;
+  Schedule build(const CollectiveArgs& args) const override { return build_source(args).to_schedule(); }
+
+  ScheduleSource build_source(const CollectiveArgs& args) const override {
+    ScheduleSource source("hierarchical");
+    if (args.count == 0) return source;
     const Topology& topology = *args.topology;
     const size_t eb = args.element_bytes;
     const Lanes lanes(topology);
@@ -41,20 +44,20 @@ class AllreduceHierarchical final : public BuiltinAlgorithm {
     const std::vector<int>& local = topology.ranks_of_node(node);
     const int members = static_cast<int>(local.size());
     const int me = topology.local_index(args.rank);
-    const std::vector<Block> chunks = lanes.node_chunks(node, lane_blocks);
+    const ChunkLayout chunks = ChunkLayout::listed(lanes.node_chunks(node, lane_blocks));
     const Region in{BufferId::Input, 0};
     const Region out{BufferId::Output, 0};
-    const Span own = span_at(out, chunks[me], eb);
+    const Span own = span_at(out, chunks.at(me), eb);
     const int left = local[(me + members - 1) % members];
     const int right = local[(me + 1) % members];
-    const int slices = ring_slices(largest_chunk_bytes(chunks, eb));
 
     // 1. Node sums of this rank's lanes, into Output.
     if (members == 1) {
-      add_round(schedule).steps.push_back(copy_step(span_at(in, chunks[0], eb), own));
+      add_round(source.listed()).steps.push_back(copy_step(span_at(in, chunks.at(0), eb), own));
     } else {
-      append_ring_pass(schedule, left, right,
-                       ring_reduce_scatter_steps(members, me, chunks, in, out, own, eb), slices, eb);
+      auto pass = std::make_unique<RingPass>(members, me, left, right, chunks, eb);
+      pass->reduce_scatter(in, out, own);
+      source.add(std::move(pass));
     }
     // 2. Global sums of those lanes, in place in Output.
     const auto [first, last] = lanes.lanes_of(args.rank);
@@ -65,20 +68,22 @@ class AllreduceHierarchical final : public BuiltinAlgorithm {
       const std::vector<int> group = lanes.group(lane);
       const uint64_t bytes = block.count * eb;
       if (inter_node_ring(topology.num_nodes(), bytes)) {
-        append_ring_allreduce(schedule, group, node, block.count, eb, {BufferId::Output, block.offset * eb},
+        append_ring_allreduce(source, group, node, block.count, eb, {BufferId::Output, block.offset * eb},
                               {BufferId::Output, block.offset * eb});
       } else {
         const Span span = span_at(out, block, eb);
-        schedule.scratch_bytes = std::max(schedule.scratch_bytes, bytes);
-        append_recursive_doubling_allreduce(schedule, group, node, span, span, {BufferId::Scratch, 0, bytes});
+        source.need_scratch(bytes);
+        append_recursive_doubling_allreduce(source.listed(), group, node, span, span,
+                                            {BufferId::Scratch, 0, bytes});
       }
     }
     // 3. Every lane to every rank of the node.
     if (members > 1) {
-      append_ring_pass(schedule, left, right, ring_allgather_steps(members, me, chunks, out, own, eb), slices,
-                       eb);
+      auto pass = std::make_unique<RingPass>(members, me, left, right, chunks, eb);
+      pass->allgather(out, own);
+      source.add(std::move(pass));
     }
-    return schedule;
+    return source;
   }
 
   double cost(const CollectiveArgs& args, const CostModel& model) const override {

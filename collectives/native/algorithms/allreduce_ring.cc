@@ -14,12 +14,13 @@ class AllreduceRing final : public BuiltinAlgorithm {
  public:
   AllreduceRing() : BuiltinAlgorithm("ring", {OpKind::Allreduce}) {}
 
-  Schedule build(const CollectiveArgs& args) const override {
-    Schedule schedule;
-    schedule.algorithm = "ring";
-    append_ring_allreduce(schedule, all_ranks(args.size), args.rank, args.count, args.element_bytes,
+  Schedule build(const CollectiveArgs& args) const override { return build_source(args).to_schedule(); }
+
+  ScheduleSource build_source(const CollectiveArgs& args) const override {
+    ScheduleSource source("ring");
+    append_ring_allreduce(source, all_ranks(args.size), args.rank, args.count, args.element_bytes,
                           {BufferId::Input, 0}, {BufferId::Output, 0});
-    return schedule;
+    return source;
   }
 
   double cost(const CollectiveArgs& args, const CostModel& model) const override {

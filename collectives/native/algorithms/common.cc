@@ -23,6 +23,14 @@ std::vector<uint64_t> rank_counts(const CollectiveArgs& args) {
   return std::vector<uint64_t>(args.size, args.count);
 }
 
+ChunkLayout layout_of(const CollectiveArgs& args) {
+  if (args.kind == OpKind::Allgatherv || args.kind == OpKind::ReduceScatterv) {
+    return ChunkLayout::listed(blocks_of(args.counts));
+  }
+  // n blocks of `count`: even_blocks of n * count splits exactly so.
+  return ChunkLayout::even(args.count * static_cast<uint64_t>(args.size), args.size);
+}
+
 LinkCost flat_link(const CollectiveArgs& args, const CostModel& model) {
   return model.link(args.topology->widest_link());
 }

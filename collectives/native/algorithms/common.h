@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collectives/native/algorithm.h"
+#include "collectives/native/algorithms/layout.h"
 
 namespace myriad {
 
@@ -30,6 +31,9 @@ std::vector<int> all_ranks(int size);
 // Element count of each rank's block: counts for the `v` kinds (allgatherv,
 // reduce_scatterv), `count` for every rank otherwise.
 std::vector<uint64_t> rank_counts(const CollectiveArgs& args);
+// The same blocks back to back as a ChunkLayout: computed per index for the
+// non-`v` kinds (O(1) memory at any size), listed for the `v` ones.
+ChunkLayout layout_of(const CollectiveArgs& args);
 // The link a flat algorithm's slowest message crosses (Topology::widest_link).
 LinkCost flat_link(const CollectiveArgs& args, const CostModel& model);
 // Seconds to copy `bytes` locally.

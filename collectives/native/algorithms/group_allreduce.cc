@@ -2,6 +2,9 @@
 // non-power-of-two groups) and the pipelined ring.
 #include "collectives/native/algorithms/group_allreduce.h"
 
+#include <memory>
+#include <utility>
+
 #include "collectives/native/algorithms/ring_pass.h"
 
 namespace myriad {
@@ -62,26 +65,24 @@ void append_recursive_doubling_allreduce(Schedule& schedule, const std::vector<i
   if (last.steps.empty()) schedule.rounds.pop_back();
 }
 
-void append_ring_allreduce(Schedule& schedule, const std::vector<int>& group, int pos, uint64_t count,
+void append_ring_allreduce(ScheduleSource& source, const std::vector<int>& group, int pos, uint64_t count,
                            size_t element_bytes, Region in, Region out) {
   if (count == 0) return;
   const int members = static_cast<int>(group.size());
-  const std::vector<Block> chunks = even_blocks(count, members);
+  const ChunkLayout chunks = ChunkLayout::even(count, members);
   if (members == 1) {
-    add_round(schedule).steps.push_back(
-        copy_step(span_at(in, chunks[0], element_bytes), span_at(out, chunks[0], element_bytes)));
+    add_round(source.listed())
+        .steps.push_back(
+            copy_step(span_at(in, chunks.at(0), element_bytes), span_at(out, chunks.at(0), element_bytes)));
     return;
   }
   // Partial sums accumulate in `out` itself: chunk c is written at the one
   // step that receives it and read by the next, and `in` is only read.
-  const Span own = span_at(out, chunks[pos], element_bytes);
-  std::vector<RingStep> steps = ring_reduce_scatter_steps(members, pos, chunks, in, out, own, element_bytes);
-  std::vector<RingStep> gather = ring_allgather_steps(members, pos, chunks, out, own, element_bytes);
-  steps.insert(steps.end(), gather.begin(), gather.end());
-  const int left = group[(pos + members - 1) % members];
-  const int right = group[(pos + 1) % members];
-  append_ring_pass(schedule, left, right, steps, ring_slices(largest_chunk_bytes(chunks, element_bytes)),
-                   element_bytes);
+  const Span own = span_at(out, chunks.at(pos), element_bytes);
+  auto pass = std::make_unique<RingPass>(members, pos, group[(pos + members - 1) % members],
+                                         group[(pos + 1) % members], chunks, element_bytes);
+  pass->reduce_scatter(in, out, own).allgather(out, own);
+  source.add(std::move(pass));
 }
 
 }  // namespace myriad

@@ -12,6 +12,7 @@
 
 #include "collectives/native/algorithms/layout.h"
 #include "collectives/native/schedule.h"
+#include "collectives/native/schedule_source.h"
 
 namespace myriad {
 
@@ -38,8 +39,9 @@ void append_recursive_doubling_allreduce(Schedule& schedule, const std::vector<i
 
 // Ring allreduce (reduce-scatter then allgather, one pipelined pass) of
 // `count` elements: reads `in`, leaves the sum at `out`; intermediate sums
-// live in `out`, so no scratch is needed. `in` may alias `out`.
-void append_ring_allreduce(Schedule& schedule, const std::vector<int>& group, int pos, uint64_t count,
+// live in `out`, so no scratch is needed. `in` may alias `out`. Added to
+// `source` as a generator: O(1) memory for any group size.
+void append_ring_allreduce(ScheduleSource& source, const std::vector<int>& group, int pos, uint64_t count,
                            size_t element_bytes, Region in, Region out);
 
 }  // namespace myriad

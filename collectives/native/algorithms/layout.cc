@@ -1,6 +1,9 @@
 // Element layouts shared by the algorithms.
 #include "collectives/native/algorithms/layout.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "runtime/error.h"
 
 namespace myriad {
@@ -37,6 +40,38 @@ Block merge_blocks(const std::vector<Block>& blocks, int first, int last) {
 
 uint64_t total_count(const std::vector<Block>& blocks) {
   return blocks.empty() ? 0 : blocks.back().offset + blocks.back().count;
+}
+
+ChunkLayout ChunkLayout::even(uint64_t count, int parts) {
+  MYRIAD_CHECK(parts > 0, "ChunkLayout::even into {} parts", parts);
+  ChunkLayout layout;
+  layout.parts_ = parts;
+  layout.count_ = count;
+  return layout;
+}
+
+ChunkLayout ChunkLayout::listed(std::vector<Block> blocks) {
+  ChunkLayout layout;
+  layout.parts_ = static_cast<int>(blocks.size());
+  layout.list_ = std::make_shared<const std::vector<Block>>(std::move(blocks));
+  return layout;
+}
+
+Block ChunkLayout::at(int index) const {
+  if (list_) return (*list_)[index];
+  // even_blocks: the first count % parts blocks hold one element more.
+  const uint64_t parts = static_cast<uint64_t>(parts_);
+  const uint64_t i = static_cast<uint64_t>(index);
+  const uint64_t base = count_ / parts;
+  const uint64_t extra = count_ % parts;
+  return {i * base + std::min(i, extra), base + (i < extra ? 1 : 0)};
+}
+
+uint64_t ChunkLayout::largest() const {
+  if (!list_) return parts_ == 0 ? 0 : at(0).count;
+  uint64_t largest = 0;
+  for (const Block& block : *list_) largest = std::max(largest, block.count);
+  return largest;
 }
 
 Span span_at(Region region, Block block, size_t element_bytes) {

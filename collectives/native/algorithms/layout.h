@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "collectives/native/schedule.h"
@@ -27,6 +28,24 @@ std::vector<Block> blocks_of(const std::vector<uint64_t>& counts);
 // The blocks [first, last) as one block (they are contiguous).
 Block merge_blocks(const std::vector<Block>& blocks, int first, int last);
 uint64_t total_count(const std::vector<Block>& blocks);
+
+// Blocks of a layout: even_blocks(count, parts) computed per index (O(1)
+// memory however many parts), or a list (shared by copies). What the
+// schedules computed a round at a time (schedule_source.h) hold.
+class ChunkLayout {
+ public:
+  static ChunkLayout even(uint64_t count, int parts);
+  static ChunkLayout listed(std::vector<Block> blocks);
+
+  int parts() const { return parts_; }
+  Block at(int index) const;
+  uint64_t largest() const;  // elements
+
+ private:
+  int parts_ = 0;
+  uint64_t count_ = 0;                              // even
+  std::shared_ptr<const std::vector<Block>> list_;  // listed
+};
 
 // Where element 0 of a layout sits: a buffer and a byte offset into it.
 struct Region {

@@ -3,6 +3,9 @@
 // rank r ends with the sum of block r. Pipelined (ring_pass.h). Partial sums
 // live in Scratch, never in Input (the caller's data) nor in Output (only
 // block r's size).
+#include <memory>
+#include <utility>
+
 #include "collectives/native/algorithms/builtin.h"
 #include "collectives/native/algorithms/common.h"
 #include "collectives/native/algorithms/ring_pass.h"
@@ -14,25 +17,27 @@ class ReduceScatterRing final : public BuiltinAlgorithm {
  public:
   ReduceScatterRing() : BuiltinAlgorithm("ring", {OpKind::ReduceScatter, OpKind::ReduceScatterv}) {}
 
-  Schedule build(const CollectiveArgs& args) const override {
-    Schedule schedule;
-    schedule.algorithm = "ring";
+  Schedule build(const CollectiveArgs& args) const override { return build_source(args).to_schedule(); }
+
+  ScheduleSource build_source(const CollectiveArgs& args) const override {
+    ScheduleSource source("ring");
     const size_t eb = args.element_bytes;
-    const std::vector<Block> blocks = blocks_of(rank_counts(args));
+    const ChunkLayout blocks = layout_of(args);
     const Region in{BufferId::Input, 0};
-    const Span own = element_span(BufferId::Output, 0, blocks[args.rank].count, eb);
+    const Span own = element_span(BufferId::Output, 0, blocks.at(args.rank).count, eb);
     if (args.size == 1) {
-      if (own.bytes > 0) add_round(schedule).steps.push_back(copy_step(span_at(in, blocks[0], eb), own));
-      return schedule;
+      if (own.bytes > 0)
+        add_round(source.listed()).steps.push_back(copy_step(span_at(in, blocks.at(0), eb), own));
+      return source;
     }
-    schedule.scratch_bytes = total_count(blocks) * eb;
+    const Block last = blocks.at(args.size - 1);
+    source.set_scratch_bytes((last.offset + last.count) * eb);
     const int left = (args.rank + args.size - 1) % args.size;
     const int right = (args.rank + 1) % args.size;
-    append_ring_pass(
-        schedule, left, right,
-        ring_reduce_scatter_steps(args.size, args.rank, blocks, in, {BufferId::Scratch, 0}, own, eb),
-        ring_slices(largest_chunk_bytes(blocks, eb)), eb);
-    return schedule;
+    auto pass = std::make_unique<RingPass>(args.size, args.rank, left, right, blocks, eb);
+    pass->reduce_scatter(in, {BufferId::Scratch, 0}, own);
+    source.add(std::move(pass));
+    return source;
   }
 
   double cost(const CollectiveArgs& args, const CostModel& model) const override {

@@ -17,6 +17,7 @@
 
 #include "collectives/native/algorithms/layout.h"
 #include "collectives/native/schedule.h"
+#include "collectives/native/schedule_source.h"
 
 namespace myriad {
 
@@ -60,5 +61,46 @@ std::vector<RingStep> ring_allgather_steps(int members, int pos, const std::vect
 
 // Largest chunk in bytes.
 uint64_t largest_chunk_bytes(const std::vector<Block>& chunks, size_t element_bytes);
+
+// A ring pass as a round generator (schedule_source.h): a reduce-scatter
+// half, an allgather half, or both in that order (ring all-reduce), with
+// the same steps as ring_reduce_scatter_steps and ring_allgather_steps but
+// computed when a round is asked for, so it holds O(1) memory for any
+// number of members. append_ring_pass(schedule, pass) lists it.
+class RingPass final : public RoundGenerator {
+ public:
+  RingPass(int members, int pos, int left, int right, ChunkLayout chunks, size_t element_bytes);
+  // The reduce-scatter half (ring_reduce_scatter_steps' arguments).
+  RingPass& reduce_scatter(Region in, Region acc, Span own);
+  // The allgather half, after the reduce-scatter one if both are set.
+  RingPass& allgather(Region out, Span own);
+  // Local steps that join round 0 (append_ring_pass's `first_round`).
+  RingPass& first_round(std::vector<Step> steps);
+
+  int steps() const;
+  RingStep step(int k) const;
+  size_t rounds() const override;
+  void fill(size_t index, Round& round) const override;
+
+ private:
+  int members_;
+  int pos_;
+  int left_;
+  int right_;
+  ChunkLayout chunks_;
+  size_t element_bytes_;
+  int slices_;
+  bool reduce_scatter_ = false;
+  Region rs_in_;
+  Region rs_acc_;
+  Span rs_own_;
+  bool allgather_ = false;
+  Region ag_out_;
+  Span ag_own_;
+  std::vector<Step> first_round_;
+};
+
+// Lists every round of `pass` into `schedule` (empty rounds left out).
+void append_ring_pass(Schedule& schedule, const RingPass& pass);
 
 }  // namespace myriad
