@@ -19,5 +19,6 @@ CommandMain add_ckpt_command(CLI::App& app);
 CommandMain add_bench_command(CLI::App& app);
 CommandMain add_agent_command(CLI::App& app);
 CommandMain add_rank_exec_command(CLI::App& app);
+CommandMain add_sim_command(CLI::App& app);
 
 }  // namespace myriad::launcher
