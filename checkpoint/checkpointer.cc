@@ -12,6 +12,7 @@
 #include "checkpoint/format.h"
 #include "runtime/config.h"
 #include "runtime/error.h"
+#include "runtime/event_log.h"
 #include "runtime/heartbeat.h"
 #include "runtime/logging.h"
 
@@ -229,6 +230,14 @@ SaveHandle Checkpointer::save(const State& state, const std::string& dir, uint64
   }
   handle.status_->blocking_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // For the job's goodput ledger (under an agent; a no-op otherwise): what
+  // a checkpoint costs training, which `myriad plan --ledger` reads.
+  if (!caller_error) {
+    append_event(nlohmann::json{{"event", "snapshot_taken"},
+                                {"rank", rank_},
+                                {"step", step},
+                                {"seconds", handle.status_->blocking_seconds}});
+  }
   last_ = handle.status_;
   worker_ = std::thread(&Checkpointer::persist, this, std::move(snapshot), dir, handle.status_, caller_error);
   if (caller_error) {

@@ -21,6 +21,12 @@ struct StepPoint {
   int64_t step;
 };
 
+// One checkpoint's snapshot, over its ranks: when the slowest finished, how long it blocked.
+struct Snapshot {
+  double t = 0;
+  double seconds = 0;
+};
+
 // Where a generation's time went, gathered from its events.
 struct Generation {
   std::optional<double> formed;  // the latest round_formed (every agent may log one)
@@ -32,6 +38,7 @@ struct Generation {
   double restore = 0;             // the slowest rank's restore
   bool failed = false;
   std::string cause;
+  std::map<int64_t, Snapshot> snapshots;  // by step
 };
 
 double number(const json& event, const char* field, double fallback = 0) {
@@ -60,9 +67,42 @@ std::optional<double> time_of_step(int64_t step, const std::vector<StepPoint>& p
   return std::nullopt;
 }
 
+void add(LostTime& sum, const LostTime& part) {
+  sum.startup += part.startup;
+  sum.detection += part.detection;
+  sum.stop += part.stop;
+  sum.rendezvous += part.rendezvous;
+  sum.restart += part.restart;
+  sum.restore += part.restore;
+  sum.recompute += part.recompute;
+}
+
+// A job's checkpoints, summed over its rounds.
+struct CheckpointSums {
+  int count = 0;
+  double blocking = 0;   // the slowest rank's seconds, summed over the steps
+  double intervals = 0;  // compute seconds between consecutive snapshots of one round
+  int gaps = 0;
+};
+
+// A round's snapshots, by step: the compute time between two is the time
+// between their ends less the later one's blocking time.
+void add_checkpoints(const std::map<int64_t, Snapshot>& snapshots, CheckpointSums& sums) {
+  const Snapshot* previous = nullptr;
+  for (const auto& [step, snapshot] : snapshots) {
+    ++sums.count;
+    sums.blocking += snapshot.seconds;
+    if (previous != nullptr && snapshot.t > previous->t) {
+      sums.intervals += std::max(0.0, snapshot.t - previous->t - snapshot.seconds);
+      ++sums.gaps;
+    }
+    previous = &snapshot;
+  }
+}
+
 }  // namespace
 
-std::vector<json> read_events(const std::string& path) {
+std::vector<json> read_events(const std::string& path, BadLine bad_line) {
   std::ifstream in(path, std::ios::binary);
   if (!in) raise_errno(errno, fmt::format("goodput ledger {}: open", path));
   std::stringstream buffer;
@@ -86,6 +126,10 @@ std::vector<json> read_events(const std::string& path) {
       if (event.is_object() && event.contains("event") && event["event"].is_string() && event.contains("t") &&
           event["t"].is_number()) {
         events.push_back(std::move(event));
+      } else if (bad_line == BadLine::kThrow) {
+        raise(ErrorCode::Corruption,
+              "goodput ledger {}:{} (offset {}): not an event (a JSON object with \"event\" and \"t\")", path,
+              line, begin);
       } else {
         MYRIAD_LOG_WARN(
             "goodput ledger {}: line {} (offset {}) is not an event with \"event\" and \"t\"; skipped", path,
@@ -140,10 +184,17 @@ GoodputReport summarize(const std::vector<json>& unsorted) {
     } else if (name == "workers_stopped") {
       Generation& gen = generations[g];
       gen.stopped = std::max(gen.stopped.value_or(t), t);
-    } else if (name == "restore_done") {
+    } else if (name == "restore_done" || name == "snapshot_taken") {
+      // Ranks write these without a generation: the round running when it came.
       int64_t in = e->contains("generation") ? g : latest_formed.value_or(-1);
       Generation& gen = generations[in];
-      gen.restore = std::max(gen.restore, number(*e, "seconds"));
+      if (name == "restore_done") {
+        gen.restore = std::max(gen.restore, number(*e, "seconds"));
+      } else {
+        Snapshot& snapshot = gen.snapshots[e->value("step", int64_t{0})];
+        snapshot.t = std::max(snapshot.t, t);
+        snapshot.seconds = std::max(snapshot.seconds, number(*e, "seconds"));
+      }
     }
   }
   report.wall_seconds = std::max(0.0, end - start);
@@ -156,6 +207,11 @@ GoodputReport summarize(const std::vector<json>& unsorted) {
               [](const StepPoint& a, const StepPoint& b) { return a.t < b.t; });
     if (gen.formed) rounds.emplace_back(g, &gen);
   }
+  // Per round: what it cost to start (restart, restore; startup for the
+  // first) and what its end cost (detection, stop, rendezvous, recompute).
+  std::vector<LostTime> starting(rounds.size());
+  std::vector<LostTime> ending(rounds.size());
+  CheckpointSums checkpoints;
   for (size_t i = 0; i < rounds.size(); ++i) {
     Generation& gen = *rounds[i].second;
     const bool first_round = i == 0;
@@ -163,24 +219,24 @@ GoodputReport summarize(const std::vector<json>& unsorted) {
     // When this round stopped training: the fault, the change, or the end.
     double round_end = gen.failed ? *gen.fault : gen.ended.value_or(end);
     if (first_round) {
-      report.lost.startup += lost(start, gen.steps.empty() ? round_end : gen.steps.front().t);
+      starting[i].startup = lost(start, gen.steps.empty() ? round_end : gen.steps.front().t);
     } else {
       double began = gen.steps.empty() ? round_end : gen.steps.front().t;
-      double restore = std::min(gen.restore, lost(*gen.formed, began));
-      report.lost.restore += restore;
-      report.lost.restart += lost(*gen.formed, began) - restore;
+      starting[i].restore = std::min(gen.restore, lost(*gen.formed, began));
+      starting[i].restart = lost(*gen.formed, began) - starting[i].restore;
     }
+    add_checkpoints(gen.snapshots, checkpoints);
     if (!gen.ended) continue;
     if (gen.failed) {
       ++report.failures;
       ++report.failures_by_cause[gen.cause];
-      report.lost.detection += lost(*gen.fault, *gen.ended);
+      ending[i].detection = lost(*gen.fault, *gen.ended);
     }
     // With no next round, everything after the failure is lost to the stop.
     double stopped = next ? gen.stopped.value_or(*gen.ended) : end;
-    report.lost.stop += lost(*gen.ended, stopped);
+    ending[i].stop = lost(*gen.ended, stopped);
     if (!next) continue;
-    report.lost.rendezvous += lost(stopped, *next->formed);
+    ending[i].rendezvous = lost(stopped, *next->formed);
     // Steps done before the failure and done again after the restart.
     std::optional<int64_t> last = gen.last_step;
     if (!last && !gen.steps.empty()) last = gen.steps.back().step;
@@ -188,11 +244,24 @@ GoodputReport summarize(const std::vector<json>& unsorted) {
       std::optional<double> redone = time_of_step(*last, next->steps, gen.steps);
       double next_end = next->failed ? *next->fault : next->ended.value_or(end);
       if (redone) {
-        report.lost.recompute += lost(next->steps.front().t, std::min(*redone, next_end));
+        ending[i].recompute = lost(next->steps.front().t, std::min(*redone, next_end));
         report.recomputed_steps += *last - next->steps.front().step;
       }
     }
   }
+  for (size_t i = 0; i < rounds.size(); ++i) {
+    add(report.lost, starting[i]);
+    add(report.lost, ending[i]);
+    if (rounds[i].second->failed && i + 1 < rounds.size()) {
+      LostTime recovery = ending[i];
+      recovery.restart = starting[i + 1].restart;
+      recovery.restore = starting[i + 1].restore;
+      report.recoveries.push_back(recovery);
+    }
+  }
+  report.checkpoints = checkpoints.count;
+  if (checkpoints.count > 0) report.checkpoint_blocking_seconds = checkpoints.blocking / checkpoints.count;
+  if (checkpoints.gaps > 0) report.checkpoint_interval_seconds = checkpoints.intervals / checkpoints.gaps;
   report.restarts = rounds.empty() ? 0 : static_cast<int>(rounds.size()) - 1;
   report.productive_seconds = std::max(0.0, report.wall_seconds - report.lost.total());
   report.effective_ratio = report.wall_seconds > 0 ? report.productive_seconds / report.wall_seconds : 0;

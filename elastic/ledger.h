@@ -6,7 +6,8 @@
 //
 // Pure functions of their input; thread-safe. read_events() throws
 // Error(Io) naming the path when the file cannot be read; lines that are
-// not events (a torn last line, garbage) are skipped with a warning.
+// not events (a torn last line, garbage) are skipped with a warning, or
+// garbage is an error (BadLine::kThrow).
 #pragma once
 
 #include <map>
@@ -40,10 +41,25 @@ struct GoodputReport {
   std::map<std::string, int> failures_by_cause;  // "exit", "signal", "hung", "node_lost", "store_lost"
   int64_t recomputed_steps = 0;
   bool steps_reported = false;  // false: the ranks never called step(); productive time is not measured
+  // One entry per failure that a new round followed, in order: what that
+  // recovery cost (startup 0), the parts of `lost` that `myriad plan` averages.
+  std::vector<LostTime> recoveries;
+  // Checkpoints (snapshot_taken): steps saved, the mean over them of the
+  // slowest rank's blocking seconds, and the mean compute time between two
+  // checkpoints of one round (0 when no round saved twice).
+  int checkpoints = 0;
+  double checkpoint_blocking_seconds = 0;
+  double checkpoint_interval_seconds = 0;
 };
 
+// What read_events() does with a whole line that is not an event (JSON
+// with "event" and "t"): skip it with a warning, or throw
+// Error(Corruption) naming path:line. A torn last line (no newline: a
+// writer killed mid-line) is skipped with a warning either way.
+enum class BadLine { kSkip, kThrow };
+
 // The events of the ledger at `path`, in file order.
-std::vector<nlohmann::json> read_events(const std::string& path);
+std::vector<nlohmann::json> read_events(const std::string& path, BadLine bad_line = BadLine::kSkip);
 
 // Accounts for the events (any order; sorted by "t" here).
 GoodputReport summarize(const std::vector<nlohmann::json>& unsorted);

@@ -69,6 +69,16 @@ TEST(Ledger, AFailureCostsDetectionStopRendezvousRestartRestoreAndRecompute) {
   EXPECT_EQ(r.restarts, 1);
   EXPECT_EQ(r.failures, 1);
   EXPECT_EQ(r.failures_by_cause, (std::map<std::string, int>{{"exit", 1}}));
+  // The one recovery, by component (what `myriad plan --ledger` averages).
+  ASSERT_EQ(r.recoveries.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].startup, 0);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].detection, 10);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].stop, 3);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].rendezvous, 5);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].restart, 8);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].restore, 4);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].recompute, 39);
+  EXPECT_EQ(r.checkpoints, 0);
   // Order in the file does not matter: events are sorted by time.
   std::reverse(events.begin(), events.end());
   EXPECT_DOUBLE_EQ(summarize(events).productive_seconds, 221);
@@ -103,6 +113,7 @@ TEST(Ledger, AMembershipChangeIsARestartWithoutAFailure) {
   EXPECT_DOUBLE_EQ(r.productive_seconds, 81);
   EXPECT_EQ(r.restarts, 1);
   EXPECT_EQ(r.failures, 0);
+  EXPECT_TRUE(r.recoveries.empty()) << "a membership change is not a failure";
 }
 
 // A lost node, then a round that fails (a signal) before its first step, and
@@ -134,6 +145,44 @@ TEST(Ledger, ARoundThatFailsBeforeItsFirstStepIsAllLost) {
   EXPECT_DOUBLE_EQ(r.productive_seconds, 10);
   EXPECT_EQ(r.failures, 2);
   EXPECT_EQ(r.failures_by_cause, (std::map<std::string, int>{{"node_lost", 1}, {"signal", 1}}));
+  // Only the first failure was recovered from; its restart ran into the second fault.
+  ASSERT_EQ(r.recoveries.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].detection, 10);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].stop, 2);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].rendezvous, 8);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].restart, 5);
+}
+
+// Checkpoints (snapshot_taken, by each rank): per step the slowest rank's
+// end and blocking time; the compute time between two snapshots of a round
+// is the time between their ends less the later's blocking time.
+//   round 0: step 10 ends 20.2 (0.7 s), step 20 ends 30.4 (0.6 s): 30.4 - 20.2 - 0.6 = 9.6 s
+//   round 1: step 30 (0.8 s) alone: no interval across the failure.
+// blocking (0.7 + 0.6 + 0.8) / 3 = 0.7 s; interval 9.6 s.
+TEST(Ledger, CheckpointsCostTheSlowestRanksBlockingTime) {
+  std::vector<json> events = {
+      event("job_start", 0),
+      event("round_formed", 1, {{"generation", 0}}),
+      event("first_step", 2, {{"generation", 0}, {"step", 0}}),
+      event("snapshot_taken", 20.0, {{"rank", 0}, {"step", 10}, {"seconds", 0.5}}),
+      event("snapshot_taken", 20.2, {{"rank", 1}, {"step", 10}, {"seconds", 0.7}}),
+      event("snapshot_taken", 30.4, {{"rank", 0}, {"step", 20}, {"seconds", 0.6}}),
+      event("snapshot_taken", 30.0, {{"rank", 1}, {"step", 20}, {"seconds", 0.3}}),
+      event("failure_detected", 40,
+            {{"generation", 0}, {"cause", "exit"}, {"fault_t", 40.0}, {"last_step", 25}}),
+      event("workers_stopped", 41, {{"generation", 0}}),
+      event("round_formed", 42, {{"generation", 1}}),
+      event("first_step", 45, {{"generation", 1}, {"step", 21}}),
+      event("snapshot_taken", 60, {{"rank", 0}, {"step", 30}, {"seconds", 0.8}}),
+      event("job_end", 70, {{"exit_code", 0}}),
+  };
+  GoodputReport r = summarize(events);
+  EXPECT_EQ(r.checkpoints, 3);
+  EXPECT_NEAR(r.checkpoint_blocking_seconds, 0.7, 1e-12);
+  EXPECT_NEAR(r.checkpoint_interval_seconds, 9.6, 1e-12);
+  ASSERT_EQ(r.recoveries.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].rendezvous, 1);
+  EXPECT_DOUBLE_EQ(r.recoveries[0].restart, 3);
 }
 
 // A hung rank found by its old heartbeat: the fault is the last beat, and
@@ -194,6 +243,32 @@ TEST(Ledger, ReadingSkipsATornLastLineAndGarbage) {
   EXPECT_EQ(events[0]["event"], "job_start");
   EXPECT_EQ(events[1]["event"], "round_formed");
   EXPECT_DOUBLE_EQ(events[1]["t"].get<double>(), 2.25);
+}
+
+TEST(Ledger, ReadingStrictlyNamesTheFirstGarbageLine) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/events.jsonl";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << R"({"event":"job_start","t":1.5})"
+        << "\n";
+    out << R"({"event":"round_formed","t":2.25,"generation":0})"
+        << "\n";
+    out << R"({"event":"job_end","t":)";  // torn: still skipped
+  }
+  EXPECT_EQ(read_events(path, BadLine::kThrow).size(), 2u);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::app);
+    out << "\n[1, 2]\n";
+  }
+  try {
+    read_events(path, BadLine::kThrow);
+    ADD_FAILURE() << "read a ledger with garbage in it";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Corruption);
+    EXPECT_NE(e.message().find(path + ":3"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(read_events(path).size(), 2u) << "skipped by default";
 }
 
 TEST(Ledger, AMissingLedgerIsAnIoErrorNamingIt) {
