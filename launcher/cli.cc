@@ -25,7 +25,7 @@ using AddCommand = CommandMain (*)(CLI::App&);
 constexpr std::pair<std::string_view, AddCommand> kSubcommands[] = {
     {"run", add_run_command},     {"store", add_store_command}, {"ckpt", add_ckpt_command},
     {"bench", add_bench_command}, {"agent", add_agent_command}, {"rank-exec", add_rank_exec_command},
-    {"sim", add_sim_command},
+    {"plan", add_plan_command},   {"sim", add_sim_command},
 };
 
 bool takes_value(const CLI::App& sub, std::string_view token) {

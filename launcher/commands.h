@@ -20,5 +20,6 @@ CommandMain add_bench_command(CLI::App& app);
 CommandMain add_agent_command(CLI::App& app);
 CommandMain add_rank_exec_command(CLI::App& app);
 CommandMain add_sim_command(CLI::App& app);
+CommandMain add_plan_command(CLI::App& app);
 
 }  // namespace myriad::launcher
