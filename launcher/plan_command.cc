@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "elastic/ettr.h"
@@ -155,152 +156,176 @@ std::string estimate_line(const char* name, const elastic::EttrEstimate& e) {
                      100 * e.failure_fraction);
 }
 
-std::string breakdown(const elastic::EttrEstimate& e, const Input (&components)[5], const Input& recompute) {
-  static constexpr const char* kNames[] = {"detection", "stop", "rendezvous", "restart", "restore"};
-  std::string text = fmt::format("expected time lost per failure at {}: {}\n", human(e.interval_seconds),
-                                 human(e.lost_per_failure()));
-  for (size_t i = 0; i < std::size(kNames); ++i) {
-    text += fmt::format("  {:<26} {:>10}   ({})\n", kNames[i], human(components[i].seconds),
-                        components[i].source);
-  }
-  text += fmt::format("  {:<26} {:>10}   (more failures while recovering)\n", "failures during recovery",
-                      human(e.failures_during_recovery));
-  text +=
-      fmt::format("  {:<26} {:>10}   ({})\n", "recompute", human(e.recompute),
-                  recompute.source == "not given" ? "derived: the work since the last checkpoint, about half "
-                                                    "an interval and a save"
-                                                  : recompute.source);
-  return text;
-}
+constexpr const char* kComponentNames[] = {"detection", "stop", "rendezvous", "restart", "restore"};
 
-int plan(const PlanOptions& o) {
-  if (o.gpus < 1) raise(ErrorCode::InvalidArgument, "--gpus {}: must be at least 1", o.gpus);
-  if (o.gpus_per_node < 1)
-    raise(ErrorCode::InvalidArgument, "--gpus-per-node {}: must be at least 1", o.gpus_per_node);
-  const int64_t nodes = (o.gpus + o.gpus_per_node - 1) / o.gpus_per_node;
-  const auto [mtbf, mtbf_source] = job_mtbf(o, nodes);
-
+// The model's inputs, each with its source, and the estimates made from them.
+struct Plan {
+  int64_t nodes = 0;
+  double mtbf = 0;
+  std::string mtbf_source;
+  Input save;
+  Input components[5];  // in kComponentNames' order
+  Input recompute;      // source "derived" unless --recompute
+  std::optional<Input> interval;
   std::optional<LedgerValues> ledger;
-  if (!o.ledger.empty()) ledger = read_ledger(o.ledger);
-  const std::optional<elastic::RecoveryTime> measured = ledger ? ledger->recovery : std::nullopt;
+  elastic::EttrInputs inputs;
+  elastic::EttrEstimate young, daly, best;
+  std::optional<elastic::EttrEstimate> at_interval;
+};
+
+// The inputs from flags, else the ledger; an error names what is missing or wrong.
+Plan resolve(const PlanOptions& o) {
+  if (o.gpus < 1) raise(ErrorCode::InvalidArgument, "--gpus {}: must be at least 1", o.gpus);
+  if (o.gpus_per_node < 1) {
+    raise(ErrorCode::InvalidArgument, "--gpus-per-node {}: must be at least 1", o.gpus_per_node);
+  }
+  Plan p;
+  p.nodes = (o.gpus + o.gpus_per_node - 1) / o.gpus_per_node;
+  std::tie(p.mtbf, p.mtbf_source) = job_mtbf(o, p.nodes);
+  if (!o.ledger.empty()) p.ledger = read_ledger(o.ledger);
+
+  const std::optional<elastic::RecoveryTime> measured = p.ledger ? p.ledger->recovery : std::nullopt;
   const auto component = [&measured](double elastic::RecoveryTime::*field) -> std::optional<double> {
     if (!measured) return std::nullopt;
     return (*measured).*field;
   };
-
   std::vector<std::string> missing;
-  const Input components[5] = {
-      pick(o.detection, "--detection", component(&elastic::RecoveryTime::detection), missing),
-      pick(o.stop, "--stop", component(&elastic::RecoveryTime::stop), missing),
-      pick(o.rendezvous, "--rendezvous", component(&elastic::RecoveryTime::rendezvous), missing),
-      pick(o.restart, "--restart", component(&elastic::RecoveryTime::restart), missing),
-      pick(o.restore, "--restore", component(&elastic::RecoveryTime::restore), missing),
-  };
-  if (ledger && !missing.empty()) {
+  p.components[0] = pick(o.detection, "--detection", component(&elastic::RecoveryTime::detection), missing);
+  p.components[1] = pick(o.stop, "--stop", component(&elastic::RecoveryTime::stop), missing);
+  p.components[2] =
+      pick(o.rendezvous, "--rendezvous", component(&elastic::RecoveryTime::rendezvous), missing);
+  p.components[3] = pick(o.restart, "--restart", component(&elastic::RecoveryTime::restart), missing);
+  p.components[4] = pick(o.restore, "--restore", component(&elastic::RecoveryTime::restore), missing);
+  if (p.ledger && !missing.empty()) {
     std::string flags;
     for (const std::string& flag : missing) flags += (flags.empty() ? "" : ", ") + flag;
     raise(ErrorCode::InvalidArgument,
           "--ledger {}: no failure followed by a restart ({} failure(s), {} restart(s)), so it does not "
           "measure {}: give them as flags",
-          o.ledger, ledger->report.failures, ledger->report.restarts, flags);
+          o.ledger, p.ledger->report.failures, p.ledger->report.restarts, flags);
   }
+
   std::optional<double> ledger_save;
-  if (ledger && ledger->report.checkpoints > 0) ledger_save = ledger->report.checkpoint_blocking_seconds;
+  if (p.ledger && p.ledger->report.checkpoints > 0)
+    ledger_save = p.ledger->report.checkpoint_blocking_seconds;
   std::vector<std::string> no_save;
-  Input save = pick(o.save, "--save", ledger_save, no_save);
+  p.save = pick(o.save, "--save", ledger_save, no_save);
+  if (!no_save.empty() && p.ledger) {
+    raise(ErrorCode::InvalidArgument,
+          "--ledger {}: no checkpoint in it (snapshot_taken): give --save, the seconds a checkpoint blocks "
+          "training",
+          o.ledger);
+  }
   if (!no_save.empty()) {
-    if (ledger) {
-      raise(ErrorCode::InvalidArgument,
-            "--ledger {}: no checkpoint in it (snapshot_taken): give --save, the seconds a checkpoint blocks "
-            "training",
-            o.ledger);
-    }
     raise(
         ErrorCode::InvalidArgument,
         "--save is required: the seconds a checkpoint blocks training (or --ledger with checkpoints in it)");
   }
-  if (!(save.seconds > 0)) {
+  if (!(p.save.seconds > 0)) {
     raise(ErrorCode::InvalidArgument, "{}: a checkpoint that blocks {} s: must be more than 0 s",
-          o.save ? "--save " + *o.save : "--ledger " + o.ledger, save.seconds);
+          o.save ? "--save " + *o.save : "--ledger " + o.ledger, p.save.seconds);
   }
-  std::optional<Input> interval;
   if (o.interval) {
-    interval = Input{seconds_of(*o.interval, "--interval"), "--interval"};
-    if (!(interval->seconds > 0))
+    p.interval = Input{seconds_of(*o.interval, "--interval"), "--interval"};
+    if (!(p.interval->seconds > 0)) {
       raise(ErrorCode::InvalidArgument, "--interval {}: must be more than 0 s", *o.interval);
-  } else if (ledger && ledger->report.checkpoint_interval_seconds > 0) {
-    interval = Input{ledger->report.checkpoint_interval_seconds, "ledger"};
-  }
-  std::vector<std::string> unused;
-  const Input recompute =
-      o.recompute ? pick(o.recompute, "--recompute", std::nullopt, unused) : Input{0, "not given"};
-
-  elastic::EttrInputs inputs{.mtbf_seconds = mtbf,
-                             .save_seconds = save.seconds,
-                             .recovery = {.detection = components[0].seconds,
-                                          .stop = components[1].seconds,
-                                          .rendezvous = components[2].seconds,
-                                          .restart = components[3].seconds,
-                                          .restore = components[4].seconds},
-                             .recompute_seconds = std::nullopt};
-  if (o.recompute) inputs.recompute_seconds = recompute.seconds;
-  const elastic::EttrEstimate young =
-      elastic::estimate_ettr(inputs, elastic::young_interval(save.seconds, mtbf));
-  const elastic::EttrEstimate daly =
-      elastic::estimate_ettr(inputs, elastic::daly_interval(save.seconds, mtbf));
-  const elastic::EttrEstimate best = elastic::estimate_ettr(inputs, elastic::best_interval(inputs));
-  std::optional<elastic::EttrEstimate> at_interval;
-  if (interval) at_interval = elastic::estimate_ettr(inputs, interval->seconds);
-
-  if (o.json) {
-    json out{{"gpus", o.gpus},
-             {"gpus_per_node", o.gpus_per_node},
-             {"nodes", nodes},
-             {"mtbf_seconds", mtbf},
-             {"mtbf_source", mtbf_source},
-             {"failures_per_day", daly.failures_per_day},
-             {"save_seconds", save.seconds},
-             {"recovery_seconds", inputs.recovery.total()},
-             {"young", estimate_json(young)},
-             {"daly", estimate_json(daly)},
-             {"best", estimate_json(best)}};
-    json sources{{"save", save.source}, {"recompute", o.recompute ? recompute.source : "derived"}};
-    static constexpr const char* kNames[] = {"detection", "stop", "rendezvous", "restart", "restore"};
-    for (size_t i = 0; i < std::size(kNames); ++i) sources[kNames[i]] = components[i].source;
-    out["sources"] = sources;
-    if (at_interval) {
-      out["interval"] = estimate_json(*at_interval);
-      sources["interval"] = interval->source;
-      out["sources"] = sources;
     }
-    if (ledger) {
-      out["ledger"] = json{{"path", o.ledger},
-                           {"failures", ledger->report.failures},
-                           {"recoveries", ledger->report.recoveries.size()},
-                           {"checkpoints", ledger->report.checkpoints},
-                           {"effective_ratio", ledger->report.effective_ratio}};
-    }
-    std::cout << out.dump(2) << "\n";
-    return 0;
+  } else if (p.ledger && p.ledger->report.checkpoint_interval_seconds > 0) {
+    p.interval = Input{p.ledger->report.checkpoint_interval_seconds, "ledger"};
   }
+  p.recompute =
+      o.recompute ? Input{seconds_of(*o.recompute, "--recompute"), "--recompute"} : Input{0, "derived"};
 
-  std::string text = fmt::format("myriad plan: {} GPUs on {} nodes of {}\n", o.gpus, nodes, o.gpus_per_node);
-  text += fmt::format("failures: job MTBF {} ({}); {:.2f} failures per day\n", human(mtbf), mtbf_source,
-                      daly.failures_per_day);
-  text += fmt::format("checkpoint: {} blocking per save ({})\n", human(save.seconds), save.source);
-  text += fmt::format("recovery: {} per failure before any recompute\n", human(inputs.recovery.total()));
-  if (ledger) {
-    text +=
-        fmt::format("ledger {}: {} failure(s), {} recovery(ies) averaged, {} checkpoint(s)\n", o.ledger,
-                    ledger->report.failures, ledger->report.recoveries.size(), ledger->report.checkpoints);
+  p.inputs = elastic::EttrInputs{.mtbf_seconds = p.mtbf,
+                                 .save_seconds = p.save.seconds,
+                                 .recovery = {.detection = p.components[0].seconds,
+                                              .stop = p.components[1].seconds,
+                                              .rendezvous = p.components[2].seconds,
+                                              .restart = p.components[3].seconds,
+                                              .restore = p.components[4].seconds},
+                                 .recompute_seconds = std::nullopt};
+  if (o.recompute) p.inputs.recompute_seconds = p.recompute.seconds;
+  p.young = elastic::estimate_ettr(p.inputs, elastic::young_interval(p.save.seconds, p.mtbf));
+  p.daly = elastic::estimate_ettr(p.inputs, elastic::daly_interval(p.save.seconds, p.mtbf));
+  p.best = elastic::estimate_ettr(p.inputs, elastic::best_interval(p.inputs));
+  if (p.interval) p.at_interval = elastic::estimate_ettr(p.inputs, p.interval->seconds);
+  return p;
+}
+
+json plan_json(const PlanOptions& o, const Plan& p) {
+  json out{{"gpus", o.gpus},
+           {"gpus_per_node", o.gpus_per_node},
+           {"nodes", p.nodes},
+           {"mtbf_seconds", p.mtbf},
+           {"mtbf_source", p.mtbf_source},
+           {"failures_per_day", p.daly.failures_per_day},
+           {"save_seconds", p.save.seconds},
+           {"recovery_seconds", p.inputs.recovery.total()},
+           {"young", estimate_json(p.young)},
+           {"daly", estimate_json(p.daly)},
+           {"best", estimate_json(p.best)}};
+  json sources{{"save", p.save.source}, {"recompute", p.recompute.source}};
+  for (size_t i = 0; i < std::size(kComponentNames); ++i)
+    sources[kComponentNames[i]] = p.components[i].source;
+  if (p.at_interval) {
+    out["interval"] = estimate_json(*p.at_interval);
+    sources["interval"] = p.interval->source;
+  }
+  out["sources"] = sources;
+  if (p.ledger) {
+    const elastic::GoodputReport& r = p.ledger->report;
+    out["ledger"] = json{{"path", o.ledger},
+                         {"failures", r.failures},
+                         {"recoveries", r.recoveries.size()},
+                         {"checkpoints", r.checkpoints},
+                         {"effective_ratio", r.effective_ratio}};
+  }
+  return out;
+}
+
+std::string plan_text(const PlanOptions& o, const Plan& p) {
+  std::string text =
+      fmt::format("myriad plan: {} GPUs on {} nodes of {}\n", o.gpus, p.nodes, o.gpus_per_node);
+  text += fmt::format("failures: job MTBF {} ({}); {:.2f} failures per day\n", human(p.mtbf), p.mtbf_source,
+                      p.daly.failures_per_day);
+  text += fmt::format("checkpoint: {} blocking per save ({})\n", human(p.save.seconds), p.save.source);
+  text += fmt::format("recovery: {} per failure before any recompute\n", human(p.inputs.recovery.total()));
+  if (p.ledger) {
+    const elastic::GoodputReport& r = p.ledger->report;
+    text += fmt::format("ledger {}: {} failure(s), {} recovery(ies) averaged, {} checkpoint(s)\n", o.ledger,
+                        r.failures, r.recoveries.size(), r.checkpoints);
   }
   text += "checkpoint interval (compute time between two saves):\n";
-  text += estimate_line("Young: sqrt(2 d M)", young);
-  text += estimate_line("Daly: higher order", daly);
-  text += estimate_line("best of the model", best);
-  if (at_interval) text += estimate_line(fmt::format("{} (given)", interval->source).c_str(), *at_interval);
-  text += breakdown(at_interval ? *at_interval : daly, components, recompute);
-  std::cout << text;
+  text += estimate_line("Young: sqrt(2 d M)", p.young);
+  text += estimate_line("Daly: higher order", p.daly);
+  text += estimate_line("best of the model", p.best);
+  if (p.at_interval)
+    text += estimate_line(fmt::format("{} (given)", p.interval->source).c_str(), *p.at_interval);
+
+  // The breakdown at the interval the user runs (given or the ledger's), else at Daly's.
+  const elastic::EttrEstimate& e = p.at_interval ? *p.at_interval : p.daly;
+  text += fmt::format("expected time lost per failure at {}: {}\n", human(e.interval_seconds),
+                      human(e.lost_per_failure()));
+  for (size_t i = 0; i < std::size(kComponentNames); ++i) {
+    text += fmt::format("  {:<26} {:>10}   ({})\n", kComponentNames[i], human(p.components[i].seconds),
+                        p.components[i].source);
+  }
+  text += fmt::format("  {:<26} {:>10}   (further failures while recovering)\n", "failures during recovery",
+                      human(e.failures_during_recovery));
+  text += fmt::format("  {:<26} {:>10}   ({})\n", "recompute", human(e.recompute),
+                      p.recompute.source == "derived"
+                          ? "derived: the work since the last checkpoint, about half an interval and a save"
+                          : p.recompute.source);
+  return text;
+}
+
+int plan(const PlanOptions& o) {
+  const Plan p = resolve(o);
+  if (o.json) {
+    std::cout << plan_json(o, p).dump(2) << "\n";
+  } else {
+    std::cout << plan_text(o, p);
+  }
   return 0;
 }
 
@@ -323,24 +348,21 @@ CommandMain add_plan_command(CLI::App& app) {
       plan_app->add_option("--node-mtbf-hours", o->node_mtbf_hours, "Mean time between failures per node");
   mtbf->excludes(gpu)->excludes(node);
   gpu->excludes(node);
-  const char* kDuration = " (a duration: 30, 500ms, 2m, 1h; seconds by default)";
-  plan_app->add_option("--save", o->save, std::string("Training blocked per checkpoint") + kDuration);
-  plan_app->add_option(
-      "--interval", o->interval,
-      std::string("Also the ETTR at this checkpoint interval (compute time between saves)") + kDuration);
-  plan_app->add_option("--detection", o->detection,
-                       std::string("Per failure: fault -> detected") + kDuration);
-  plan_app->add_option("--stop", o->stop,
-                       std::string("Per failure: detected -> workers stopped") + kDuration);
-  plan_app->add_option("--rendezvous", o->rendezvous,
-                       std::string("Per failure: stopped -> new round") + kDuration);
-  plan_app->add_option("--restart", o->restart,
-                       std::string("Per failure: new round -> first step, less the restore") + kDuration);
-  plan_app->add_option("--restore", o->restore,
-                       std::string("Per failure: loading the checkpoint") + kDuration);
-  plan_app->add_option(
-      "--recompute", o->recompute,
-      std::string("Per failure: work redone (default: derived from the interval)") + kDuration);
+  const auto duration = [plan_app](const char* name, std::optional<std::string>& target, const char* help) {
+    plan_app->add_option(name, target, help)->type_name("DURATION");
+  };
+  duration("--save", o->save, "Training blocked per checkpoint");
+  duration("--interval", o->interval,
+           "Also the ETTR at this checkpoint interval (compute time between saves)");
+  duration("--detection", o->detection, "Per failure: fault -> detected");
+  duration("--stop", o->stop, "Per failure: detected -> workers stopped");
+  duration("--rendezvous", o->rendezvous, "Per failure: stopped -> new round");
+  duration("--restart", o->restart, "Per failure: new round -> first step, less the restore");
+  duration("--restore", o->restore, "Per failure: loading the checkpoint");
+  duration("--recompute", o->recompute, "Per failure: work redone (default: derived from the interval)");
+  plan_app->footer(
+      "DURATION: a number with an optional unit ms, s (the default), m or h: 30, 500ms, 2m, 1h.\n"
+      "The model, its defaults and their sources: docs/planning.md.");
   plan_app->add_option("--ledger", o->ledger,
                        "A run's goodput ledger (events.jsonl): the components above; flags win");
   plan_app->add_flag("--json", o->json, "Print JSON");
