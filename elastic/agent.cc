@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <random>
 #include <thread>
 #include <utility>
 
@@ -16,6 +17,7 @@
 #include "runtime/heartbeat.h"
 #include "runtime/logging.h"
 #include "runtime/net.h"
+#include "runtime/tcp_store.h"
 
 namespace myriad::elastic {
 namespace {
@@ -49,6 +51,34 @@ void say(const std::string& text) {
     data += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+// 16 random bytes as hex: the token of a round store.
+std::string random_token() {
+  std::random_device device;
+  return fmt::format("{:08x}{:08x}{:08x}{:08x}", device(), device(), device(), device());
+}
+
+// What a round's ranks are told to reach: rank 0's MASTER_ADDR:MASTER_PORT, and (with a round store)
+// the ranks' store and its token.
+struct RoundEndpoints {
+  HostPort master;
+  std::string store;  // empty: the job's store
+  std::string token;
+};
+
+// The value publish_master() holds: "host:port", or the JSON of a round with its own store.
+RoundEndpoints parse_round_endpoints(const std::string& published) {
+  const char* what = "the round's master endpoint";
+  if (!published.starts_with('{'))
+    return RoundEndpoints{.master = parse_host_port(published, what), .store = {}, .token = {}};
+  json value = json::parse(published, nullptr, false);
+  if (!value.is_object() || !value.contains("master") || !value.contains("store")) {
+    raise(ErrorCode::PeerFailure, "{} is not what group rank 0 publishes: '{}'", what, published);
+  }
+  return RoundEndpoints{.master = parse_host_port(value["master"].get<std::string>(), what),
+                        .store = value["store"].get<std::string>(),
+                        .token = value.value("token", "")};
 }
 
 // Why the agent's monitor stopped a round.
@@ -87,7 +117,9 @@ class Agent {
   // init_process_group("gloo")). The agent of group rank 0 reserves a port for the round and publishes
   // it; the others read it. nullopt when the round ended before it was published (the failure is then
   // in the store, for decide()).
-  std::optional<HostPort> round_master(const Round& round);
+  // With a round store (round_store), the same agent also serves the ranks' store for the round and
+  // publishes its address and token beside the master endpoint.
+  std::optional<RoundEndpoints> round_master(const Round& round);
 
   AgentOptions options_;
   std::shared_ptr<Store> store_;
@@ -99,7 +131,8 @@ class Agent {
   std::unique_ptr<EventLog> events_;
   std::unique_ptr<HeartbeatTable> heartbeats_;
   // Per round.
-  PortReservation master_port_;  // held by the agent of group rank 0 until the next round
+  PortReservation master_port_;                  // held by the agent of group rank 0 until the next round
+  std::unique_ptr<TcpStoreServer> round_store_;  // the ranks' store, served by group rank 0 (round_store)
   StopKind stop_kind_ = StopKind::None;
   bool first_step_seen_ = false;
   uint64_t last_step_ = 0;  // step + 1 of the newest report, 0: none
@@ -172,7 +205,7 @@ int Agent::run() {
     // Read before waiting for the master: a failure published meanwhile belongs to this round, and its
     // ranks must still see the restart count the round began with.
     int64_t failures = rdzv_->failure_count();
-    std::optional<HostPort> master = round_master(round);
+    std::optional<RoundEndpoints> master = round_master(round);
     if (!master) {
       if (std::optional<int> exit_code = decide(round)) return end_job(*exit_code);
       continue;
@@ -185,7 +218,9 @@ int Agent::run() {
       }
     });
     WorkerRound launch{.round = round,
-                       .master = master->to_string(),
+                       .master = master->master.to_string(),
+                       .store = master->store,
+                       .token = master->token,
                        .failures = failures,
                        .events_path = events_path_,
                        .heartbeats = heartbeats_.get()};
@@ -233,20 +268,36 @@ int Agent::run() {
   }
 }
 
-std::optional<HostPort> Agent::round_master(const Round& round) {
+std::optional<RoundEndpoints> Agent::round_master(const Round& round) {
   master_port_ = PortReservation{};
+  round_store_.reset();
   if (round.group_rank == 0) {
     // torch's TCPStore binds every interface: the port is reserved on all of them.
     master_port_ = reserve_port("0.0.0.0");
-    HostPort master{options_.master_host, master_port_.port};
-    rdzv_->publish_master(round.generation, master.to_string());
-    return master;
+    RoundEndpoints endpoints{
+        .master = HostPort{options_.master_host, master_port_.port}, .store = {}, .token = {}};
+    if (!options_.round_store) {
+      rdzv_->publish_master(round.generation, endpoints.master.to_string());
+      return endpoints;
+    }
+    // The job's store (etcd) is for the agents; the ranks get a store of their own for the round, here.
+    // A node lost with it ends the round anyway: its ranks are members.
+    endpoints.token = random_token();
+    const bool loopback = options_.master_host.starts_with("127.") || options_.master_host == "localhost";
+    round_store_ = std::make_unique<TcpStoreServer>(TcpStoreServerOptions{
+        .host = loopback ? "127.0.0.1" : "0.0.0.0", .port = 0, .token = endpoints.token});
+    endpoints.store = HostPort{options_.master_host, round_store_->port()}.to_string();
+    rdzv_->publish_master(
+        round.generation,
+        json{{"master", endpoints.master.to_string()}, {"store", endpoints.store}, {"token", endpoints.token}}
+            .dump());
+    return endpoints;
   }
   while (true) {
     // Published before group rank 0's ranks start; until then its agent is alive (lease) or lost.
     // A blocking get, woken by the set: no polling, one store operation per monitor interval at most.
-    if (std::optional<std::string> endpoint = rdzv_->master(round.generation, options_.monitor_interval)) {
-      return parse_host_port(*endpoint, "the round's master endpoint");
+    if (std::optional<std::string> published = rdzv_->master(round.generation, options_.monitor_interval)) {
+      return parse_round_endpoints(*published);
     }
     if (std::optional<std::string> why = monitor(round)) {
       MYRIAD_LOG_DEBUG("{}: round {} ended before its ranks started: {}", say_name_, round.generation, *why);

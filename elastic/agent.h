@@ -53,10 +53,13 @@ inline constexpr std::chrono::milliseconds kDefaultHeartbeatTimeout{60'000};
 inline constexpr std::chrono::milliseconds kDefaultStoreLostAfter{30'000};
 
 struct AgentOptions {
-  std::string store_address;  // the store's HOST:PORT, for messages
+  std::string store_address;  // the store's address (HOST:PORT or etcd://...), for messages
   std::string rdzv_id;        // the rendezvous's key space (rdzv/<id>/)
   std::string node_id;        // unique per agent: its id is "NODE:PID"
   std::string master_host;    // MASTER_ADDR of the rounds in which this node runs rank 0
+  // The agents' store is not for the ranks (etcd): the agent of group rank 0 serves a TCP store for
+  // each round's ranks (bound to master_host's interface, its own random token) and publishes it.
+  bool round_store = false;
   int min_nodes = 1;
   int max_nodes = 1;
   int nproc_per_node = 1;

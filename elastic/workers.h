@@ -54,6 +54,8 @@ inline constexpr std::chrono::milliseconds kDefaultGracePeriod{5'000};
 struct WorkerRound {
   Round round;
   std::string master;       // MASTER_ADDR:MASTER_PORT: free for rank 0's own store (not Myriad's)
+  std::string store;        // the ranks' store for the round (HOST:PORT); empty: the job's store
+  std::string token;        // its token (with `store`)
   int64_t failures = 0;     // failures published so far in the job (TORCHELASTIC_RESTART_COUNT)
   std::string events_path;  // the goodput ledger the workers append to; empty: none
   const HeartbeatTable* heartbeats = nullptr;  // the round's table: a failure record names the last step

@@ -18,6 +18,9 @@
 #include "launcher/process_workers.h"
 #include "launcher/supervisor.h"
 #include "runtime/error.h"
+#include "runtime/config.h"
+#include "runtime/etcd_store.h"
+#include "runtime/store_address.h"
 #include "runtime/tcp_store.h"
 
 namespace myriad::launcher {
@@ -117,15 +120,19 @@ int run_agent(AgentOptions options) {
   if (agent.rdzv_id.empty()) agent.rdzv_id = options.run_id;
   if (agent.events_path.empty() && !options.log_dir.empty())
     agent.events_path = options.log_dir + "/events.jsonl";
-  agent.store_address = options.store.to_string();
-  agent.master_host = options.local_addr.empty() ? master_host(options.store.host) : options.local_addr;
+  agent.store_address = options.store;
+  agent.store_lost_after = config::read_duration(Env::process(), "MYRIAD_STORE_LOST_AFTER");
+  agent.master_host = options.local_addr.empty() ? master_host(store_host(options.store, "the job's store"))
+                                                 : options.local_addr;
+  // etcd holds the agents' rounds; each round's ranks get a TCP store from the agent of group rank 0.
+  agent.round_store = is_etcd_address(options.store);
   const std::string name = fmt::format("myriad agent {}", agent.node_id);
 
-  auto store = std::make_shared<TcpStore>(TcpStoreOptions{.host = options.store.host,
-                                                          .port = options.store.port,
-                                                          .token = options.token,
-                                                          .timeout = kStoreDefaultTimeout,
-                                                          .connect_timeout = agent.store_lost_after});
+  std::shared_ptr<Store> store = connect_store(
+      options.store,
+      StoreClientOptions{
+          .token = options.token, .timeout = kStoreDefaultTimeout, .connect_timeout = agent.store_lost_after},
+      "the job's store");
   WorkerFiles files = make_worker_files(options.run_id, agent.node_id);
   WorkerFilesGuard remove_files(files);
   if (!options.redirects.empty() || !options.tee.empty()) {

@@ -30,8 +30,8 @@
 namespace myriad::launcher {
 
 struct AgentOptions {
-  HostPort store;      // the rendezvous endpoint (the job's store)
-  std::string token;   // the store's token
+  std::string store;   // the rendezvous endpoint: the job's store, HOST:PORT or etcd://... (store_address.h)
+  std::string token;   // the store's token (a TCP store's)
   std::string run_id;  // the job's run id: names its shared memory
   // The agent's own settings: node id, nodes, ranks per node, restarts, timeouts. An empty
   // elastic.rdzv_id is the run id; an empty elastic.events_path is LOG_DIR/events.jsonl (none without

@@ -50,13 +50,16 @@ int run_agent_command(const AgentFlags& flags) {
   }
   Env env = Env::process();
   AgentOptions options;
-  std::string endpoint = flags.elastic.rdzv_endpoint;
-  if (endpoint.empty()) endpoint = config::get_string(env, "MYRIAD_STORE").value_or("");
-  if (endpoint.empty()) {
-    raise(ErrorCode::InvalidArgument,
-          "myriad agent needs the job's store: give --rdzv-endpoint HOST:PORT (or set MYRIAD_STORE)");
+  ElasticFlags elastic = flags.elastic;
+  if (elastic.rdzv_endpoint.empty())
+    elastic.rdzv_endpoint = config::get_string(env, "MYRIAD_STORE").value_or("");
+  if (elastic.rdzv_endpoint.empty()) {
+    raise(
+        ErrorCode::InvalidArgument,
+        "myriad agent needs the job's store: give --rdzv-endpoint HOST:PORT or etcd://HOST:PORT,... (or set "
+        "MYRIAD_STORE)");
   }
-  options.store = parse_host_port(endpoint, "--rdzv-endpoint");
+  options.store = rdzv_store_address(elastic);
   options.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
   elastic::AgentOptions& node = options.elastic;
   node.rdzv_id = flags.elastic.rdzv_id;

@@ -96,8 +96,10 @@ std::string error_file_path(const WorkerLaunch& launch, int local_rank) {
 std::vector<ChildSpec> worker_specs(const WorkerLaunch& launch) {
   const AgentOptions& options = *launch.options;
   const elastic::Round& round = launch.round;
-  JobEnv job{.store = options.store,
-             .token = options.token,
+  // Ranks reach a TCP store: the job's, or the round's own when the agents' store is etcd.
+  JobEnv job{.store = launch.store.empty() ? parse_host_port(options.store, "the job's store")
+                                           : parse_host_port(launch.store, "the round's store"),
+             .token = launch.store.empty() ? options.token : launch.token,
              .run_id = options.run_id,
              .restart_count = static_cast<int>(round.generation),
              .user = options.user_env};

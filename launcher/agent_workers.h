@@ -58,6 +58,8 @@ WorkerFiles make_worker_files(const std::string& run_id, const std::string& node
 struct WorkerLaunch {
   elastic::Round round;
   HostPort master;       // MASTER_ADDR:MASTER_PORT: free for rank 0's own store (not Myriad's)
+  std::string store;     // the ranks' store for the round; empty: the job's (AgentOptions::store)
+  std::string token;     // its token (with `store`)
   int64_t failures = 0;  // failures published so far in the job
   const AgentOptions* options = nullptr;
   const WorkerFiles* files = nullptr;

@@ -4,6 +4,8 @@
 
 #include "runtime/config.h"
 #include "runtime/error.h"
+#include "runtime/etcd_store.h"
+#include "runtime/store_address.h"
 
 namespace myriad::launcher {
 namespace {
@@ -21,6 +23,23 @@ int parse_count(std::string_view text, const std::string& whole) {
 
 }  // namespace
 
+std::string rdzv_store_address(const ElasticFlags& flags) {
+  const std::string& backend = flags.torchrun.rdzv_backend;
+  const std::string& endpoint = flags.rdzv_endpoint;
+  const bool etcd = backend == "etcd" || backend == "etcd-v2";
+  if (endpoint.empty()) {
+    if (etcd) {
+      raise(ErrorCode::InvalidArgument,
+            "--rdzv-backend {} needs the etcd cluster: give --rdzv-endpoint HOST:2379[,HOST:2379...]",
+            backend);
+    }
+    return "";
+  }
+  std::string address = etcd && !is_etcd_address(endpoint) ? std::string(kEtcdScheme) + endpoint : endpoint;
+  check_store_address(address, "--rdzv-endpoint");
+  return address;
+}
+
 std::string duration_flag(std::chrono::milliseconds d) {
   if (d.count() % 1000 == 0) return fmt::format("{}s", d.count() / 1000);
   return fmt::format("{}ms", d.count());
@@ -34,8 +53,10 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
                  "How many failures the job survives (each restarts every rank from the last checkpoint)")
       ->envname("PET_MAX_RESTARTS")
       ->default_str("0");
-  app.add_option("--rdzv-endpoint", flags.rdzv_endpoint,
-                 "HOST:PORT of the rendezvous store (default: the embedded store on a free port)")
+  app.add_option(
+         "--rdzv-endpoint", flags.rdzv_endpoint,
+         "HOST:PORT of the rendezvous store (default: the embedded store on a free port); with "
+         "--rdzv-backend etcd, the etcd cluster's HOST:PORT,... (or etcd://HOST:PORT,...[/NAMESPACE])")
       ->envname("PET_RDZV_ENDPOINT");
   app.add_option("--rdzv-id", flags.rdzv_id, "The job's rendezvous id (default: the run id)")
       ->envname("PET_RDZV_ID");

@@ -30,7 +30,7 @@ std::string duration_flag(std::chrono::milliseconds d);
 struct ElasticFlags {
   std::string nnodes;  // "N" or "MIN:MAX"; empty: 1
   int max_restarts = 0;
-  std::string rdzv_endpoint;  // HOST:PORT; empty: the embedded store on a free port
+  std::string rdzv_endpoint;  // HOST:PORT, or etcd://HOST:PORT,...; empty: the embedded store on a free port
   std::string rdzv_id;
   std::string monitor_interval = duration_flag(elastic::kDefaultMonitorInterval);
   std::string heartbeat_timeout;  // empty: MYRIAD_HEARTBEAT_TIMEOUT, else elastic::kDefaultHeartbeatTimeout
@@ -41,6 +41,12 @@ struct ElasticFlags {
   bool standalone = false;
   TorchrunFlags torchrun;  // the rest of torchrun's flags
 };
+
+// The agents' store that --rdzv-backend and --rdzv-endpoint name: "" for the embedded store (no
+// endpoint), HOST:PORT of a Myriad store, or etcd://... for an etcd cluster (--rdzv-backend etcd or
+// etcd-v2 with HOST:PORT[,HOST:PORT...], as torchrun takes it, or an etcd:// endpoint with any backend).
+// Error(InvalidArgument) naming the flag for an endpoint that does not parse, or etcd without one.
+std::string rdzv_store_address(const ElasticFlags& flags);
 
 // Also registers torchrun's other flags (torchrun_flags.h).
 void add_elastic_flags(CLI::App& app, ElasticFlags& flags);

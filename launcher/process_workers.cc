@@ -79,6 +79,8 @@ elastic::WorkersEnd ProcessWorkers::run(const elastic::WorkerRound& round,
   MYRIAD_CHECK(round.heartbeats != nullptr, "a round's workers need its heartbeat table");
   WorkerLaunch launch{.round = round.round,
                       .master = parse_host_port(round.master, "the round's master endpoint"),
+                      .store = round.store,
+                      .token = round.token,
                       .failures = round.failures,
                       .options = &options_,
                       .files = &files_,

@@ -15,6 +15,7 @@
 #include "launcher/zygote.h"
 #include "runtime/bootstrap.h"
 #include "runtime/error.h"
+#include "runtime/etcd_store.h"
 #include "runtime/logging.h"
 #include "runtime/tcp_store.h"
 
@@ -68,12 +69,13 @@ int join_job(const RunPlan& plan) {
   AgentOptions agent;
   agent.store = plan.rdzv_endpoint;
   agent.token = config::get_string(env, "MYRIAD_TOKEN").value_or("");
-  if (agent.token.empty()) {
+  // An etcd store has its own access control; each round's ranks get a store with its own token.
+  if (agent.token.empty() && !is_etcd_address(plan.rdzv_endpoint)) {
     raise(
         ErrorCode::InvalidArgument,
         "--rdzv-endpoint {} is another node's store, and joining it needs that job's token: set MYRIAD_TOKEN "
         "to the same value on every node",
-        plan.rdzv_endpoint.to_string());
+        plan.rdzv_endpoint);
   }
   elastic::AgentOptions& node = agent.elastic;
   node.rdzv_id = plan.rdzv_id;

@@ -9,6 +9,7 @@
 #include "launcher/program.h"
 #include "launcher/zygote.h"
 #include "runtime/error.h"
+#include "runtime/etcd_store.h"
 #include "runtime/net.h"
 
 namespace myriad::launcher {
@@ -279,9 +280,20 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
           options.master_port);
   }
   plan.store_port = static_cast<uint16_t>(options.master_port);
-  if (!options.elastic.rdzv_endpoint.empty()) {
+  std::string rdzv_store = rdzv_store_address(options.elastic);
+  if (is_etcd_address(rdzv_store)) {
+    // etcd holds the rendezvous: no store here, every node (this one too) joins it with one agent.
+    if (plan.engine != "local") {
+      raise(ErrorCode::InvalidArgument,
+            "--rdzv-backend etcd runs this node's ranks with the local engine (an agent per node), not "
+            "--engine {}",
+            plan.engine);
+    }
+    plan.join = true;
+    plan.rdzv_endpoint = rdzv_store;
+  } else if (!rdzv_store.empty()) {
     // The embedded store is the rendezvous endpoint: it listens there (a hand-started agent joins it).
-    HostPort endpoint = parse_host_port(options.elastic.rdzv_endpoint, "--rdzv-endpoint");
+    HostPort endpoint = parse_host_port(rdzv_store, "--rdzv-endpoint");
     // As torchrun's c10d rendezvous: the node whose address the endpoint names hosts the store; every
     // other node (or a second `myriad run` here, which finds the port taken) joins it as an agent.
     plan.join = !is_local_host(endpoint.host) || (endpoint.port != 0 && !port_free(endpoint));
@@ -291,7 +303,7 @@ RunPlan make_run_plan(const RunOptions& options, const Env& env) {
             "engine, not --engine {}",
             options.elastic.rdzv_endpoint, plan.engine);
     }
-    plan.rdzv_endpoint = endpoint;
+    plan.rdzv_endpoint = endpoint.to_string();
     plan.store_bind_host = endpoint.host;
     plan.store_advertise_host = options.master_addr.empty() ? endpoint.host : options.master_addr;
     plan.store_port = endpoint.port;

@@ -85,8 +85,8 @@ struct RunPlan {
   // --rdzv-endpoint names another node's store (or one already listening here): this `myriad run` is one
   // node that joins it, with one agent and no store of its own (torchrun's c10d behaviour).
   bool join = false;
-  HostPort rdzv_endpoint;
-  std::string store_bind_host;       // where the embedded store listens
+  std::string rdzv_endpoint;    // the store joined: HOST:PORT, or etcd://... (every node joins an etcd store)
+  std::string store_bind_host;  // where the embedded store listens
   std::string store_advertise_host;  // what ranks are told (MASTER_ADDR)
   uint16_t store_port = 0;
   std::string map_by;

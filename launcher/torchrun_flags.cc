@@ -177,11 +177,12 @@ RdzvConf parse_rdzv_conf(const std::string& text) {
 }
 
 void check_torchrun_flags(const TorchrunFlags& flags) {
-  if (flags.rdzv_backend != "c10d" && flags.rdzv_backend != "static") {
+  if (flags.rdzv_backend != "c10d" && flags.rdzv_backend != "static" && flags.rdzv_backend != "etcd" &&
+      flags.rdzv_backend != "etcd-v2") {
     raise(
         ErrorCode::InvalidArgument,
         "--rdzv-backend '{}' is not available: accepted values are c10d and static (both rendezvous through "
-        "Myriad's store)",
+        "Myriad's store), etcd and etcd-v2 (through an etcd cluster at --rdzv-endpoint)",
         flags.rdzv_backend);
   }
   if (!flags.logs_specs.empty() && flags.logs_specs != "default") {

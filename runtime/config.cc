@@ -88,6 +88,9 @@ constexpr Variable kVariables[] = {
     {"MYRIAD_HEARTBEAT_TIMEOUT", "duration", "60s",
      "A rank whose last heartbeat is older than this is hung (read by the agent; myriad run "
      "--heartbeat-timeout)."},
+    {"MYRIAD_STORE_LOST_AFTER", "duration", "30s",
+     "An agent that cannot reach the job's store (every etcd member) for this long stops its ranks and "
+     "fails the job, naming the store."},
 };
 
 std::string lower(std::string_view text) {

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "launcher/elastic_flags.h"
+
 #include "runtime/error.h"
 
 namespace myriad::launcher {
@@ -58,13 +60,41 @@ TEST(NprocPerNode, NumbersAndTorchrunsWords) {
   expect_invalid([] { parse_nproc_per_node("-2"); }, "--nproc-per-node");
 }
 
+TEST(TorchrunFlags, EtcdBackendTakesTorchrunsEndpointListOrAnEtcdAddress) {
+  ElasticFlags flags;
+  EXPECT_EQ(rdzv_store_address(flags), "");  // the embedded store
+  flags.rdzv_endpoint = "head:29400";
+  EXPECT_EQ(rdzv_store_address(flags), "head:29400");
+  flags.torchrun.rdzv_backend = "etcd";
+  flags.rdzv_endpoint = "e1:2379,e2:2379";
+  EXPECT_EQ(rdzv_store_address(flags), "etcd://e1:2379,e2:2379");
+  flags.torchrun.rdzv_backend = "etcd-v2";
+  flags.rdzv_endpoint = "etcd://e1:2379/jobs";
+  EXPECT_EQ(rdzv_store_address(flags), "etcd://e1:2379/jobs");
+  // An etcd:// endpoint means etcd whatever the backend says.
+  flags.torchrun.rdzv_backend = "c10d";
+  EXPECT_EQ(rdzv_store_address(flags), "etcd://e1:2379/jobs");
+  flags.torchrun.rdzv_backend = "etcd";
+  flags.rdzv_endpoint = "";
+  expect_invalid([&] { rdzv_store_address(flags); }, "--rdzv-backend etcd needs the etcd cluster");
+  flags.rdzv_endpoint = "e1:2379,";
+  expect_invalid([&] { rdzv_store_address(flags); }, "--rdzv-endpoint");
+  flags.torchrun.rdzv_backend = "static";
+  flags.rdzv_endpoint = "no-port";
+  expect_invalid([&] { rdzv_store_address(flags); }, "--rdzv-endpoint");
+}
+
 TEST(TorchrunFlags, RefusesWhatMyriadDoesNotHave) {
   TorchrunFlags flags;
   EXPECT_NO_THROW(check_torchrun_flags(flags));
   flags.rdzv_backend = "static";
   EXPECT_NO_THROW(check_torchrun_flags(flags));
   flags.rdzv_backend = "etcd";
-  expect_invalid([&] { check_torchrun_flags(flags); }, "--rdzv-backend 'etcd'");
+  EXPECT_NO_THROW(check_torchrun_flags(flags));
+  flags.rdzv_backend = "etcd-v2";
+  EXPECT_NO_THROW(check_torchrun_flags(flags));
+  flags.rdzv_backend = "zookeeper";
+  expect_invalid([&] { check_torchrun_flags(flags); }, "--rdzv-backend 'zookeeper'");
   flags = TorchrunFlags{};
   flags.logs_specs = "my_plugin";
   expect_invalid([&] { check_torchrun_flags(flags); }, "--logs-specs");

@@ -6,6 +6,8 @@ Modes (argv[1]):
   crash-once   rank 1 is killed (SIGKILL, by itself) at step 3 of the first
                round; the restarted ranks restore and finish 6 steps
   raise        every rank raises ValueError at step 0 (a bug in the script)
+  slow         40 steps of at least 0.1 s each: a run long enough to break
+               something under it (the store, a server) while it trains
 Prints "restored step N from SOURCE" after a restore, "final CHECKSUM" at
 the end (rank 0), and a JSON line per rank with its restart count and whether
 torch was imported before the script ran (a rank forked by --preload).
@@ -15,6 +17,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 # True in a rank forked from `myriad run --preload torch`'s fork server.
 PRELOADED = "torch" in sys.modules
@@ -27,6 +30,7 @@ import myriad.elastic  # noqa: E402
 import myriad.torch  # noqa: E402,F401
 
 STEPS = 6
+SLOW_STEPS = 40
 
 
 def say(line: str) -> None:
@@ -52,7 +56,10 @@ def main() -> None:
         opt.load_state_dict(state["opt"])
         first = int(state["step"])
         say(f"restored step {first} from {result.source}")
-    for step in range(first, STEPS):
+    steps = SLOW_STEPS if mode == "slow" else STEPS
+    for step in range(first, steps):
+        if mode == "slow":
+            time.sleep(0.1)
         if mode == "raise":
             raise ValueError(f"bad learning rate schedule at step {step}")
         if mode == "crash-once" and rank == 1 and step == 3 and myriad.elastic.failure_count() == 0:
