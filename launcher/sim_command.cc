@@ -392,9 +392,6 @@ CommandMain add_sim_command(CLI::App& app) {
   sim->add_flag("--json", options->json, "one JSON object instead of the table");
   sim->add_option("--rendezvous", options->rendezvous.agents,
                   "simulate a rendezvous round of N agents (threads) against an in-process store instead");
-  sim->add_option("--last-call-ms", options->rendezvous.last_call_ms,
-                  "with --rendezvous: the round's last call")
-      ->capture_default_str();
   return [options] {
     if (options->rendezvous.agents != 0) return simulate_rendezvous(options->rendezvous, options->json);
     return simulate_collective(*options);

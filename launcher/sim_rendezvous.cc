@@ -109,14 +109,11 @@ int64_t median(std::vector<int64_t> values) {
 int simulate_rendezvous(const RendezvousSimOptions& o, bool json) {
   const int n = o.agents;
   if (n < 2) raise(ErrorCode::InvalidArgument, "--rendezvous {}: at least 2 agents are needed", n);
-  if (o.last_call_ms < 0)
-    raise(ErrorCode::InvalidArgument, "--last-call-ms {}: must not be negative", o.last_call_ms);
   auto shared = std::make_shared<MemoryStore>(kSimTimeout);
   const elastic::RendezvousOptions options{.prefix = "rdzv/sim/",
                                            .min_nodes = n,
                                            .max_nodes = n,
                                            .join_timeout = kSimTimeout,
-                                           .last_call = std::chrono::milliseconds(o.last_call_ms),
                                            .lease_timeout = kSimTimeout,
                                            .poll_interval = 10ms};
   std::vector<std::shared_ptr<MeteredStore>> stores;

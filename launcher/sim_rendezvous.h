@@ -14,8 +14,7 @@
 namespace myriad::launcher {
 
 struct RendezvousSimOptions {
-  int agents = 0;          // N
-  int last_call_ms = 200;  // the round's last call (it closes at once when all N have come)
+  int agents = 0;  // N; the round takes min = max = N, so it closes when the N-th agent comes
 };
 
 // Prints the table (or one JSON object) and returns the exit code: 0 when
