@@ -46,8 +46,14 @@ Examples:
 EnvVars dry_run_job_vars(const RunPlan& plan) {
   std::string port = plan.store_port != 0 ? std::to_string(plan.store_port) : "<port>";
   EnvVars vars = plan.user_env;
-  vars.emplace_back("MYRIAD_STORE", fmt::format("{}:{}", plan.store_advertise_host, port));
-  vars.emplace_back("MYRIAD_TOKEN", "<token>");
+  if (is_etcd_address(plan.rdzv_endpoint)) {
+    // The agents meet in etcd; the ranks get the store their round's group rank 0 serves.
+    vars.emplace_back("MYRIAD_STORE", "<the round's store, on the node of group rank 0>");
+    vars.emplace_back("MYRIAD_TOKEN", "<the round's token>");
+  } else {
+    vars.emplace_back("MYRIAD_STORE", fmt::format("{}:{}", plan.store_advertise_host, port));
+    vars.emplace_back("MYRIAD_TOKEN", "<token>");
+  }
   vars.emplace_back("MYRIAD_RUN_ID", "<run id>");
   vars.emplace_back("MYRIAD_RESTART_COUNT", "0");
   vars.emplace_back("TORCHELASTIC_USE_AGENT_STORE", "False");

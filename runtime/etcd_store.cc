@@ -33,6 +33,8 @@ constexpr size_t kMaxTxnOps = 128;
 constexpr milliseconds kWatchSegment{30'000};
 constexpr milliseconds kFirstRetryDelay{20};
 constexpr milliseconds kMaxRetryDelay{500};
+// The longest pause of an add that lost to another client.
+constexpr milliseconds kMaxAddBackoff{50};
 
 // The reply of a member that refused to apply a put to a lease that has
 // expired: the caller grants a new lease and tries again.
@@ -537,8 +539,10 @@ int64_t EtcdStore::add(std::string_view key, int64_t delta) {
                                       put_op(marker_, mine + std::to_string(next), lease)})},
              {"failure", json::array({range_op(full_key), range_op(marker_)})}};
     if (attempt++ > 0) {
-      // Another client won the last try: a random pause keeps many adders from colliding in step.
-      auto cap = std::min<int64_t>(int64_t{1} << std::min(attempt, 6), 50);
+      // Another client won the last try: a random pause keeps many adders from colliding in step. It
+      // stays short (a longer one, up to 1 s, left the unluckiest of 64 agents without a ticket past a
+      // 1 s last call: fairness matters more here than the tries saved).
+      auto cap = std::min<int64_t>(int64_t{1} << std::min(attempt, 6), kMaxAddBackoff.count());
       std::this_thread::sleep_for(
           std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, cap * 1000)(jitter)));
     }

@@ -1,7 +1,8 @@
 // Rendezvous at scale: N agents (threads, each with its own store
 // connection, on the same code path as `myriad agent` processes) form a
-// round against one TCP store, then one agent is lost and the others form
-// the next round. Prints one JSON line per (agents, repetition):
+// round against one TCP store (or the store at --store, e.g. an etcd
+// cluster), then one agent is lost and the others form the next round. Prints one JSON line per (agents,
+// repetition):
 //   form_s      from the first next_round() call to the last return
 //   restart_s   from the failure report to the last return of the next round
 //   join_ops    the most store operations any agent but the closer made to join
@@ -12,8 +13,10 @@
 // TCPStore barrier of as many clients.
 //
 //   rendezvous_scale --agents 64,256,1024 --repeat 3
+//   rendezvous_scale --agents 64 --store etcd://127.0.0.1:2379,127.0.0.1:2381
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
@@ -29,6 +32,7 @@
 #include "elastic/rendezvous.h"
 #include "runtime/counting_store.h"
 #include "runtime/error.h"
+#include "runtime/store_address.h"
 #include "runtime/tcp_store.h"
 
 namespace {
@@ -55,9 +59,16 @@ void on_every_agent(int n, Body&& body) {
   for (std::thread& t : threads) t.join();
 }
 
-nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_call) {
-  myriad::TcpStoreServer server(myriad::TcpStoreServerOptions{.token = std::string(kToken)});
-  RendezvousOptions options{.prefix = fmt::format("rdzv/scale-{}/", n),
+nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_call, const std::string& store) {
+  std::unique_ptr<myriad::TcpStoreServer> server;
+  std::string address = store;
+  if (address.empty()) {
+    server =
+        std::make_unique<myriad::TcpStoreServer>(myriad::TcpStoreServerOptions{.token = std::string(kToken)});
+    address = fmt::format("127.0.0.1:{}", server->port());
+  }
+  // A store outside this process may hold earlier runs' keys: each round gets a key space of its own.
+  RendezvousOptions options{.prefix = fmt::format("rdzv/scale-{}-{}-{}/", n, repetition, ::getpid()),
                             .min_nodes = n - 1,
                             .max_nodes = n,
                             .join_timeout = 600s,
@@ -67,9 +78,11 @@ nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_cal
   std::vector<std::shared_ptr<myriad::CountingStore>> stores;
   std::vector<std::unique_ptr<Rendezvous>> agents;
   for (int k = 0; k < n; ++k) {
-    auto tcp = std::make_shared<myriad::TcpStore>(myriad::TcpStoreOptions{
-        .port = server.port(), .token = std::string(kToken), .timeout = 600s, .connect_timeout = 60s});
-    stores.push_back(std::make_shared<myriad::CountingStore>(tcp));
+    std::shared_ptr<myriad::Store> client = myriad::connect_store(
+        address,
+        myriad::StoreClientOptions{.token = std::string(kToken), .timeout = 600s, .connect_timeout = 60s},
+        "--store");
+    stores.push_back(std::make_shared<myriad::CountingStore>(client));
     agents.push_back(std::make_unique<Rendezvous>(
         stores.back(), options,
         AgentInfo{
@@ -127,13 +140,15 @@ nlohmann::json measure(int n, int repetition, std::chrono::milliseconds last_cal
                         {"closer_ops", closer_ops},
                         {"monitor_ops", max_monitor},
                         {"store_keys", stores[0]->num_keys()},
+                        {"store", store.empty() ? "tcp" : store},
                         {"last_call_ms", last_call.count()}};
 }
 
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"Rendezvous rounds of N agents against one TCP store"};
+  CLI::App app{"Rendezvous rounds of N agents against one TCP store (or --store)"};
+  std::string store;
   std::vector<int> agents{64, 256, 1024};
   int repeat = 3;
   int last_call_ms = 200;
@@ -141,6 +156,8 @@ int run(int argc, char** argv) {
   app.add_option("--repeat", repeat, "rounds measured per agent count")->check(CLI::PositiveNumber);
   app.add_option("--last-call-ms", last_call_ms, "the round's last call (the restart waits it once)")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--store", store,
+                 "the agents' store (HOST:PORT or etcd://...); default: a TCP store in this process");
   CLI11_PARSE(app, argc, argv);
   // Each agent holds one connection and the server one per agent.
   rlimit files{};
@@ -150,7 +167,7 @@ int run(int argc, char** argv) {
   for (int n : agents) {
     if (n < 2) myriad::raise(myriad::ErrorCode::InvalidArgument, "--agents {}: at least 2 are needed", n);
     for (int r = 0; r < repeat; ++r) {
-      std::puts(measure(n, r, std::chrono::milliseconds(last_call_ms)).dump().c_str());
+      std::puts(measure(n, r, std::chrono::milliseconds(last_call_ms), store).dump().c_str());
       std::fflush(stdout);
     }
   }
