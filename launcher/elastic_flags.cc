@@ -5,6 +5,7 @@
 #include "runtime/config.h"
 #include "runtime/error.h"
 #include "runtime/etcd_store.h"
+#include "runtime/logging.h"
 #include "runtime/store_address.h"
 
 namespace myriad::launcher {
@@ -38,6 +39,22 @@ std::string rdzv_store_address(const ElasticFlags& flags) {
   std::string address = etcd && !is_etcd_address(endpoint) ? std::string(kEtcdScheme) + endpoint : endpoint;
   check_store_address(address, "--rdzv-endpoint");
   return address;
+}
+
+ElasticFlags apply_standalone(ElasticFlags flags) {
+  if (!flags.standalone) return flags;
+  auto overridden = [](const char* flag, const std::string& value, const char* instead) {
+    MYRIAD_LOG_WARN("--standalone overrides {} {}: {}", flag, value, instead);
+  };
+  if (!flags.rdzv_endpoint.empty())
+    overridden("--rdzv-endpoint", flags.rdzv_endpoint, "the job's own store on a free port");
+  if (!flags.rdzv_id.empty()) overridden("--rdzv-id", flags.rdzv_id, "a fresh id");
+  if (flags.torchrun.rdzv_backend != "static" && flags.torchrun.rdzv_backend != "c10d")
+    overridden("--rdzv-backend", flags.torchrun.rdzv_backend, "c10d");
+  flags.torchrun.rdzv_backend = "c10d";
+  flags.rdzv_endpoint.clear();
+  flags.rdzv_id.clear();
+  return flags;
 }
 
 std::string duration_flag(std::chrono::milliseconds d) {
@@ -89,7 +106,8 @@ void add_elastic_flags(CLI::App& app, ElasticFlags& flags) {
                  "Python ranks: keep a process per node that has imported MODULES (comma-separated, e.g. "
                  "torch) and fork restarted ranks from it instead of starting Python again");
   app.add_flag("--standalone", flags.standalone,
-               "Rendezvous through the embedded store on a free port (the default; accepted as torchrun's)")
+               "As torchrun's: the c10d rendezvous on the job's own store at a free port with a fresh id "
+               "(overrides --rdzv-backend, --rdzv-endpoint and --rdzv-id; --node-rank is then ignored)")
       ->envname("PET_STANDALONE");
   add_torchrun_flags(app, flags.torchrun);
 }

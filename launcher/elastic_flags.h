@@ -48,6 +48,11 @@ struct ElasticFlags {
 // Error(InvalidArgument) naming the flag for an endpoint that does not parse, or etcd without one.
 std::string rdzv_store_address(const ElasticFlags& flags);
 
+// torchrun's --standalone: the c10d rendezvous on a store of the job's own at a free port (the
+// embedded store) with a fresh rendezvous id, whatever --rdzv-backend, --rdzv-endpoint and --rdzv-id
+// said (a value given is overridden, with a warning naming it). Without --standalone, `flags` as given.
+ElasticFlags apply_standalone(ElasticFlags flags);
+
 // Also registers torchrun's other flags (torchrun_flags.h).
 void add_elastic_flags(CLI::App& app, ElasticFlags& flags);
 

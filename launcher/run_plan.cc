@@ -206,7 +206,9 @@ void check_world_size(const RunOptions& options, const RunPlan& plan) {
 
 }  // namespace
 
-RunPlan make_run_plan(const RunOptions& options, const Env& env) {
+RunPlan make_run_plan(const RunOptions& given, const Env& env) {
+  RunOptions options = given;
+  options.elastic = apply_standalone(given.elastic);
   RunPlan plan;
   if (options.command.empty()) {
     raise(ErrorCode::InvalidArgument, "no program given: usage is myriad run [OPTIONS] PROGRAM [ARGS...]");

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "launcher/agent.h"
+#include "launcher/agent_launch.h"
 #include "launcher/elastic_flags.h"
 
 #include "runtime/error.h"
@@ -82,6 +84,29 @@ TEST(TorchrunFlags, EtcdBackendTakesTorchrunsEndpointListOrAnEtcdAddress) {
   flags.torchrun.rdzv_backend = "static";
   flags.rdzv_endpoint = "no-port";
   expect_invalid([&] { rdzv_store_address(flags); }, "--rdzv-endpoint");
+}
+
+TEST(TorchrunFlags, StandaloneIsTheC10dRendezvousOnAStoreOfItsOwn) {
+  ElasticFlags flags;
+  flags.torchrun.node_rank = 1;
+  EXPECT_EQ(apply_standalone(flags).torchrun.rdzv_backend, "static");  // without it: as given
+  flags.standalone = true;
+  flags.torchrun.rdzv_backend = "etcd";
+  flags.rdzv_endpoint = "e1:2379";
+  flags.rdzv_id = "job7";
+  ElasticFlags applied = apply_standalone(flags);
+  EXPECT_EQ(applied.torchrun.rdzv_backend, "c10d");
+  EXPECT_EQ(applied.rdzv_endpoint, "");
+  EXPECT_EQ(applied.rdzv_id, "");
+  EXPECT_EQ(rdzv_store_address(applied), "");  // the embedded store, on a free port
+  // Under c10d the node rank does not place the node (apply_torchrun_flags ignores it, as torchrun).
+  AgentOptions agent;
+  apply_torchrun_flags(applied.torchrun, agent);
+  EXPECT_EQ(agent.elastic.node_rank, -1);
+  TorchrunFlags static_backend;
+  static_backend.node_rank = 1;
+  apply_torchrun_flags(static_backend, agent);
+  EXPECT_EQ(agent.elastic.node_rank, 1);
 }
 
 TEST(TorchrunFlags, RefusesWhatMyriadDoesNotHave) {
