@@ -100,6 +100,6 @@ struct RunPlan {
   TorchrunFlags torchrun;  // passed on to the agents
 };
 
-RunPlan make_run_plan(const RunOptions& options, const Env& env);
+RunPlan make_run_plan(const RunOptions& given, const Env& env);
 
 }  // namespace myriad::launcher
