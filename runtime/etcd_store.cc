@@ -346,11 +346,6 @@ std::string EtcdStore::address() const {
   return etcd_address(options_);
 }
 
-std::string EtcdStore::current_endpoint() const {
-  std::lock_guard lock(mutex_);
-  return options_.endpoints[member_].to_string();
-}
-
 std::string EtcdStore::full(std::string_view key) const {
   std::string out = prefix_;
   out.append(key);

@@ -102,9 +102,6 @@ class EtcdStore : public Store {
   std::chrono::milliseconds timeout() const override { return options_.timeout; }
   std::string address() const override;
 
-  // The member that answered the latest request ("host:port"), for tests.
-  std::string current_endpoint() const;
-
  private:
   class Http;
   // POSTs `body` to `path` on the members in turn until one answers or

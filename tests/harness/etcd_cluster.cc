@@ -1,34 +1,15 @@
 #include "tests/harness/etcd_cluster.h"
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <stdexcept>
 
+#include "runtime/net.h"
+
 namespace myriad::test {
 namespace {
-
-// A port the kernel has just handed out and released (a bound-then-closed
-// socket): free for the member that binds it a moment later.
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ::close(fd);
-    throw std::runtime_error("bind to a free port failed");
-  }
-  int port = ntohs(addr.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // The JSON of one member's /v3/maintenance/status, or "" when it does not answer.
 std::string member_status(const std::string& client) {
@@ -68,11 +49,15 @@ EtcdCluster::EtcdCluster(int members) {
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern + " failed");
   dir_ = pattern;
   std::string initial;
+  std::vector<PortReservation> ports;
   for (int i = 0; i < members; ++i) {
     Member member;
     member.name = "m" + std::to_string(i);
-    member.client_port = free_port();
-    member.peer_port = free_port();
+    // Held until the member listens on it (etcd binds with SO_REUSEADDR): no other test takes it meanwhile.
+    ports.push_back(reserve_port("127.0.0.1"));
+    member.client_port = ports.back().port;
+    ports.push_back(reserve_port("127.0.0.1"));
+    member.peer_port = ports.back().port;
     if (!initial.empty()) initial += ',';
     initial += member.name + "=http://127.0.0.1:" + std::to_string(member.peer_port);
     members_.push_back(std::move(member));

@@ -5,6 +5,10 @@ run_ranks(n, target, args) starts n processes of `python -m <target> args`
 LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT on a free port),
 waits for all of them, kills them all when one hangs past `timeout`, and
 returns each rank's exit code and output.
+
+myriad_bin() is the built `myriad` command (MYRIAD_BIN, which CTest sets);
+launcher_env() is this environment without the variables of an enclosing
+job, for a launcher the test starts.
 """
 
 from __future__ import annotations
@@ -16,10 +20,27 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 # A hang is a failure: every run is bounded (a healthy one takes seconds).
 DEFAULT_TIMEOUT = 240
+
+
+def myriad_bin() -> str:
+    launcher = os.environ.get("MYRIAD_BIN")
+    if not launcher:
+        pytest.skip("MYRIAD_BIN (the built `myriad` command) is not set; CTest sets it")
+    return launcher
+
+
+def launcher_env(**extra: str) -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "MYRIAD_STORE", "MYRIAD_TOKEN"):
+        env.pop(var, None)
+    env.update(extra)
+    return env
 
 
 @dataclass

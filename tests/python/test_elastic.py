@@ -13,23 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from ranks import HERE, REPO
+from ranks import HERE, REPO, launcher_env, myriad_bin
 
 WORKER = str(HERE / "elastic_worker.py")
 
 
-def myriad_bin() -> str:
-    launcher = os.environ.get("MYRIAD_BIN")
-    if not launcher:
-        pytest.skip("MYRIAD_BIN (the built `myriad` command) is not set; CTest sets it")
-    return launcher
-
-
 def run(args, timeout=300):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "MYRIAD_STORE", "MYRIAD_TOKEN"):
-        env.pop(var, None)
-    return subprocess.run([myriad_bin(), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([myriad_bin(), *args], cwd=REPO, env=launcher_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def events(log_dir: Path):

@@ -21,31 +21,16 @@ from pathlib import Path
 import pytest
 
 from etcd_cluster import EtcdCluster, available
-from ranks import HERE, REPO
+from ranks import HERE, REPO, launcher_env, myriad_bin
 from slurm_cluster import free_ports
 
 WORKER = str(HERE / "elastic_worker.py")
 NODE_TIMEOUT = 180
 
 
-def myriad_bin() -> str:
-    launcher = os.environ.get("MYRIAD_BIN")
-    if not launcher:
-        pytest.skip("MYRIAD_BIN (the built `myriad` command) is not set; CTest sets it")
-    return launcher
-
-
-def clean_env(**extra) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    for var in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "MYRIAD_STORE", "MYRIAD_TOKEN"):
-        env.pop(var, None)
-    env.update(extra)
-    return env
-
-
 def start_node(node: int, args: list[str], log_dir: Path, **env) -> subprocess.Popen:
     return subprocess.Popen([myriad_bin(), "run", "--log-dir", str(log_dir / f"n{node}"), *args], cwd=REPO,
-                            env=clean_env(MYRIAD_NODE_ID=f"n{node}", **env), stdout=subprocess.PIPE,
+                            env=launcher_env(MYRIAD_NODE_ID=f"n{node}", **env), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
@@ -105,7 +90,7 @@ def etcd_args(cluster: EtcdCluster, rdzv_id: str, *extra: str) -> list[str]:
 
 def test_two_nodes_train_through_etcd_and_a_leader_lost_during_the_rendezvous(cluster, tmp_path):
     reference = subprocess.run([myriad_bin(), "run", "-np", "2", WORKER, "none", str(tmp_path / "ref")], cwd=REPO,
-                               env=clean_env(), capture_output=True, text=True, timeout=NODE_TIMEOUT)
+                               env=launcher_env(), capture_output=True, text=True, timeout=NODE_TIMEOUT)
     assert reference.returncode == 0, reference.stdout + reference.stderr
 
     logs = tmp_path / "logs"

@@ -15,6 +15,7 @@
 
 #include "runtime/error.h"
 #include "runtime/store_address.h"
+#include "tests/harness/error_of.h"
 #include "tests/harness/etcd_cluster.h"
 
 namespace myriad {
@@ -24,16 +25,7 @@ using namespace std::chrono_literals;
 
 constexpr std::chrono::milliseconds kPatience = 60s;
 
-template <typename Body>
-Error error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a myriad::Error";
-  return Error(ErrorCode::Internal, "no error thrown");
-}
+using test::error_of;
 
 TEST(EtcdAddressTest, ParsesEndpointsAndNamespace) {
   EtcdStoreOptions options = parse_etcd_address("etcd://a:2379,10.0.0.2:2380/jobs/x/", "--rdzv-endpoint");

@@ -18,6 +18,7 @@
 #include "runtime/etcd_store.h"
 #include "runtime/memory_store.h"
 #include "runtime/tcp_store.h"
+#include "tests/harness/error_of.h"
 #include "tests/harness/etcd_cluster.h"
 
 namespace myriad {
@@ -101,17 +102,7 @@ using StoreKinds =
     testing::Types<MemoryStoreFactory, TcpStoreFactory, PrefixTcpStoreFactory, EtcdStoreFactory>;
 TYPED_TEST_SUITE(StoreTest, StoreKinds);
 
-// Runs `body` and returns the Error it throws; fails the test if it throws none.
-template <typename Body>
-Error error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a myriad::Error";
-  return Error(ErrorCode::Internal, "no error thrown");
-}
+using test::error_of;
 
 TYPED_TEST(StoreTest, SetThenGet) {
   this->store->set("a", "1");

@@ -19,6 +19,7 @@
 
 #include "runtime/error.h"
 #include "runtime/store_protocol.h"
+#include "tests/harness/error_of.h"
 
 namespace myriad {
 namespace {
@@ -50,16 +51,7 @@ TcpStoreOptions client_options(uint16_t port, std::string token = std::string(kT
       .port = port, .token = std::move(token), .timeout = kPatience, .connect_timeout = kPatience};
 }
 
-template <typename Body>
-Error error_of(Body&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "expected a myriad::Error";
-  return Error(ErrorCode::Internal, "no error thrown");
-}
+using test::error_of;
 
 // A hand-driven connection, for speaking the protocol wrongly on purpose.
 class RawClient {
